@@ -1,0 +1,60 @@
+"""Alembic environment: async engine, our metadata, PostgreSQL type comparison on."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from suppliers.db.models import Base
+from suppliers.settings import ConfigurationError, Settings
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _url() -> str:
+    url = config.attributes.get("database_url") or Settings.from_env().async_database_url
+    if not url:
+        raise ConfigurationError("DATABASE_URL is not set: migrations need a database to run against")
+    return str(url)
+
+
+def _configure(connection: Connection | None = None, **kwargs: object) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        render_as_batch=False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def run_offline() -> None:
+    _configure(url=_url(), literal_binds=True, dialect_opts={"paramstyle": "named"})
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def _run_sync(connection: Connection) -> None:
+    _configure(connection)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_online() -> None:
+    engine = create_async_engine(_url())
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_run_sync)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    asyncio.run(run_online())

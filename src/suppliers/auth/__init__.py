@@ -1,0 +1,1 @@
+"""Authentication: passwords, tokens, the Redis session cache and login rate limiting."""

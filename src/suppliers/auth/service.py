@@ -1,0 +1,131 @@
+"""Login, logout and resolving a token to its user (session cache first, database on a miss)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from opentelemetry.trace import Tracer
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from suppliers.auth.errors import InvalidCredentials, TooManyAttempts
+from suppliers.auth.passwords import verify_password
+from suppliers.auth.principal import Principal
+from suppliers.auth.rate_limit import LoginLimiter
+from suppliers.auth.redis_gate import RedisUnavailable
+from suppliers.auth.repositories import UserRepository
+from suppliers.auth.session_cache import Revoked, SessionCache
+from suppliers.errors import DomainError
+from suppliers.telemetry.instruments import CACHE_RESULT, LOGIN_OUTCOME, Instruments
+
+
+def _principal(row: Row[Any]) -> Principal:
+    return Principal(user_id=row.id, username=row.username, vendor_id=row.vendor_id, role=row.role)
+
+
+def seconds_left(expires_at: datetime) -> int:
+    return int((expires_at - datetime.now(UTC)).total_seconds())
+
+
+class AuthService:
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        cache: SessionCache | None,
+        limiter: LoginLimiter,
+        session_ttl_seconds: int,
+        tracer: Tracer,
+        instruments: Instruments,
+    ) -> None:
+        self._sessions = session_factory
+        self._cache = cache
+        self._limiter = limiter
+        self._session_ttl = session_ttl_seconds
+        self._tracer = tracer
+        self._instruments = instruments
+
+    async def login(self, username: str, password: str, *, jti: str, token_ttl: timedelta) -> Principal:
+        """Check the credentials and open a session for token ``jti``. Raises a DomainError on refusal."""
+        with self._tracer.start_as_current_span("auth.login", attributes={"enduser.id": username}) as span:
+            try:
+                principal = await self._login(username, password, jti=jti, token_ttl=token_ttl)
+            except DomainError as error:
+                span.set_attribute(LOGIN_OUTCOME, error.outcome)
+                span.add_event("rule_violation", {"suppliers.rule": type(error).__name__, "message": error.detail})
+                self._instruments.logins.add(1, {LOGIN_OUTCOME: error.outcome})
+                raise
+            span.set_attribute(LOGIN_OUTCOME, "success")
+            self._instruments.logins.add(1, {LOGIN_OUTCOME: "success"})
+            return principal
+
+    async def _login(self, username: str, password: str, *, jti: str, token_ttl: timedelta) -> Principal:
+        blocked = await self._limiter.seconds_blocked(username)
+        if blocked:
+            raise TooManyAttempts(blocked)
+        async with self._sessions() as session:
+            row = await UserRepository(session).by_username(username)
+        if not await verify_password(row.password_hash if row else None, password) or row is None:
+            await self._limiter.record_failure(username)
+            raise InvalidCredentials()
+        await self._limiter.reset(username)
+        principal = _principal(row)
+        await self._cache_put(jti, principal, min(self._session_ttl, int(token_ttl.total_seconds())))
+        return principal
+
+    async def principal_for(self, *, username: str, jti: str, expires_at: datetime) -> Principal | None:
+        """The user a valid token speaks for, or None if it was revoked or the user is gone."""
+        with self._tracer.start_as_current_span("auth.session_lookup") as span:
+            cached = await self._cache_get(jti)
+            span.set_attribute(CACHE_RESULT, cached[1])
+            if isinstance(cached[0], Revoked):
+                return None
+            if cached[0] is not None:
+                return cached[0]
+            async with self._sessions() as session:
+                row = await UserRepository(session).active_session_user(username, jti)
+            if row is None:
+                return None
+            principal = _principal(row)
+            await self._cache_put(jti, principal, min(self._session_ttl, seconds_left(expires_at)))
+            return principal
+
+    async def logout(self, *, jti: str, expires_at: datetime) -> None:
+        """Revoke a token: in the database (authoritative), then in the cache (fast path)."""
+        with self._tracer.start_as_current_span("auth.logout"):
+            async with self._sessions() as session, session.begin():
+                await UserRepository(session).revoke(jti, expires_at)
+            if self._cache is not None:
+                try:
+                    await self._cache.mark_revoked(jti, seconds_left(expires_at))
+                except RedisUnavailable:
+                    # The database row still revokes it; the stale cache entry would not, so the
+                    # session TTL bounds how long a logged-out token could live on in a cache
+                    # that missed this write.
+                    pass
+
+    async def _cache_get(self, jti: str) -> tuple[Principal | Revoked | None, str]:
+        if self._cache is None:
+            return None, "disabled"
+        try:
+            found = await self._cache.get(jti)
+        except RedisUnavailable:
+            self._instruments.session_cache_lookups.add(1, {CACHE_RESULT: "error"})
+            return None, "error"
+        result = "miss" if found is None else "hit"
+        self._instruments.session_cache_lookups.add(1, {CACHE_RESULT: result})
+        return found, result
+
+    async def _cache_put(self, jti: str, principal: Principal, ttl: int) -> None:
+        if self._cache is None or ttl <= 0:
+            return
+        try:
+            await self._cache.put(jti, principal, ttl)
+        except RedisUnavailable:
+            pass
+
+
+def new_token_id() -> str:
+    return uuid.uuid4().hex

@@ -1,0 +1,1 @@
+"""Inventory: vendors, products, stock movements and resupply."""

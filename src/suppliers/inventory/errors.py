@@ -1,0 +1,50 @@
+"""Business rule violations. The web layer turns each into an RFC 9457 problem detail."""
+
+from __future__ import annotations
+
+import uuid
+
+from suppliers.errors import DomainError
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+    outcome = "not_found"
+
+    def __init__(self, kind: str, identifier: uuid.UUID | str) -> None:
+        super().__init__(f"{kind} {identifier} does not exist")
+        self.kind = kind
+        self.identifier = identifier
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+    outcome = "forbidden"
+
+
+class InsufficientStock(DomainError):
+    status = 409
+    title = "Insufficient stock"
+    outcome = "insufficient_stock"
+
+    def __init__(self, product_id: uuid.UUID, requested: int, available: int) -> None:
+        super().__init__(
+            f"product {product_id} has {available} units in stock; cannot withdraw {requested}"
+        )
+        self.product_id = product_id
+        self.requested = requested
+        self.available = available
+
+
+class IdempotencyConflict(DomainError):
+    status = 409
+    title = "Transaction id already used"
+    outcome = "conflict"
+
+
+class StockLimitExceeded(DomainError):
+    status = 409
+    title = "Stock limit exceeded"
+    outcome = "conflict"

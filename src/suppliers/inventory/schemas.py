@@ -1,0 +1,84 @@
+"""What the HTTP API accepts and returns. msgspec structs: validated on decode, fast to encode."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+import msgspec
+
+Qualification = Literal["A", "B", "C"]
+Action = Literal["withdrawal", "addition"]
+
+# Generous, but far below what int4 columns hold: a single movement this large is a typo, not stock.
+MAX_TRANSACTION_QUANTITY = 1_000_000
+
+
+class VendorOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    qualification: Qualification
+
+
+class ProductOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    name: str
+    price: Decimal
+    quantity: int
+    required_qualification: Qualification
+
+
+class TransactionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A stock movement. Send your own ``id`` to make retries safe: the same body is applied once."""
+
+    product_id: uuid.UUID
+    vendor_id: uuid.UUID
+    action: Action
+    quantity: Annotated[int, msgspec.Meta(gt=0, le=MAX_TRANSACTION_QUANTITY)]
+    id: uuid.UUID | None = None
+
+
+class TransactionOut(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    product_id: uuid.UUID
+    vendor_id: uuid.UUID | None
+    action: Action
+    quantity: int
+    transaction_date: datetime
+
+
+class TransactionDetail(msgspec.Struct, kw_only=True):
+    """Every product line recorded under one transaction id."""
+
+    id: uuid.UUID
+    lines: list[TransactionOut]
+
+
+class ResupplyOut(msgspec.Struct, kw_only=True):
+    """``transaction_id`` is null when no product was below the threshold."""
+
+    transaction_id: uuid.UUID | None
+    count: int
+    product_ids: list[uuid.UUID]
+
+
+class VendorPage(msgspec.Struct, kw_only=True):
+    items: list[VendorOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ProductPage(msgspec.Struct, kw_only=True):
+    items: list[ProductOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class TransactionPage(msgspec.Struct, kw_only=True):
+    items: list[TransactionOut]
+    total: int
+    limit: int
+    offset: int

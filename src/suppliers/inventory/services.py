@@ -1,0 +1,323 @@
+"""The inventory rules. Each public method is one database transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from opentelemetry.trace import Span, Status, StatusCode, Tracer
+from sqlalchemy import Row
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from suppliers.auth.principal import Principal
+from suppliers.errors import DomainError
+from suppliers.inventory.errors import (
+    Forbidden,
+    IdempotencyConflict,
+    InsufficientStock,
+    NotFound,
+    StockLimitExceeded,
+)
+from suppliers.inventory.qualification import can_handle
+from suppliers.inventory.repositories import ProductRepository, TransactionRepository, VendorRepository
+from suppliers.inventory.schemas import (
+    ProductOut,
+    ProductPage,
+    ResupplyOut,
+    TransactionDetail,
+    TransactionIn,
+    TransactionOut,
+    TransactionPage,
+    VendorOut,
+    VendorPage,
+)
+from suppliers.telemetry.instruments import ACTION, OUTCOME, TRIGGER, Instruments
+
+_NUMERIC_OUT_OF_RANGE = "22003"  # SQLSTATE: the new stock does not fit the int column
+
+
+@dataclass(frozen=True, slots=True)
+class StockRules:
+    resupply_threshold: int
+    resupply_amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    transaction: TransactionOut
+    replayed: bool
+
+
+def _vendor(row: Row[Any]) -> VendorOut:
+    return VendorOut(id=row.id, qualification=row.qualification)
+
+
+def _product(row: Row[Any]) -> ProductOut:
+    return ProductOut(
+        id=row.id,
+        name=row.name,
+        price=row.price,
+        quantity=row.quantity,
+        required_qualification=row.required_qualification,
+    )
+
+
+def _transaction(row: Row[Any]) -> TransactionOut:
+    return TransactionOut(
+        id=row.id,
+        product_id=row.product_id,
+        vendor_id=row.vendor_id,
+        action=row.action,
+        quantity=row.quantity,
+        transaction_date=row.transaction_date,
+    )
+
+
+class CatalogService:
+    """Read-only views of vendors, products and transactions."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._vendors = VendorRepository(session)
+        self._products = ProductRepository(session)
+        self._transactions = TransactionRepository(session)
+
+    async def vendor(self, vendor_id: uuid.UUID) -> VendorOut:
+        row = await self._vendors.get(vendor_id)
+        if row is None:
+            raise NotFound("vendor", vendor_id)
+        return _vendor(row)
+
+    async def vendors(self, *, qualification: str | None, limit: int, offset: int) -> VendorPage:
+        rows, total = await self._vendors.page(qualification=qualification, limit=limit, offset=offset)
+        return VendorPage(items=[_vendor(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    async def product(self, product_id: uuid.UUID) -> ProductOut:
+        row = await self._products.get(product_id)
+        if row is None:
+            raise NotFound("product", product_id)
+        return _product(row)
+
+    async def products(
+        self,
+        *,
+        below: int | None,
+        required_qualification: str | None,
+        name: str | None,
+        limit: int,
+        offset: int,
+    ) -> ProductPage:
+        rows, total = await self._products.page(
+            below=below, required_qualification=required_qualification, name=name, limit=limit, offset=offset
+        )
+        return ProductPage(items=[_product(r) for r in rows], total=total, limit=limit, offset=offset)
+
+    async def transaction(self, transaction_id: uuid.UUID) -> TransactionDetail:
+        rows = await self._transactions.lines(transaction_id)
+        if not rows:
+            raise NotFound("transaction", transaction_id)
+        return TransactionDetail(id=transaction_id, lines=[_transaction(r) for r in rows])
+
+    async def transactions(
+        self,
+        *,
+        vendor_id: uuid.UUID | None,
+        product_id: uuid.UUID | None,
+        action: str | None,
+        since: datetime | None,
+        until: datetime | None,
+        limit: int,
+        offset: int,
+    ) -> TransactionPage:
+        rows, total = await self._transactions.page(
+            vendor_id=vendor_id,
+            product_id=product_id,
+            action=action,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+        )
+        return TransactionPage(items=[_transaction(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+class StockService:
+    """Stock movements: withdrawals, additions and resupply."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        rules: StockRules,
+        tracer: Tracer,
+        instruments: Instruments,
+        on_low_stock: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._session = session
+        self._products = ProductRepository(session)
+        self._transactions = TransactionRepository(session)
+        self._rules = rules
+        self._tracer = tracer
+        self._instruments = instruments
+        self._on_low_stock = on_low_stock
+
+    async def record(self, principal: Principal, request: TransactionIn) -> Recorded:
+        """Apply one stock movement, or replay it if this ``(id, product_id)`` was already applied."""
+        span_name = "inventory.withdraw" if request.action == "withdrawal" else "inventory.add"
+        attributes = {
+            "suppliers.product.id": str(request.product_id),
+            "suppliers.vendor.id": str(request.vendor_id),
+            ACTION: request.action,
+            "suppliers.inventory.quantity": request.quantity,
+            "enduser.id": principal.username,
+        }
+        with self._tracer.start_as_current_span(span_name, attributes=attributes) as span:
+            try:
+                recorded = await self._record(principal, request, span)
+            except DomainError as error:
+                _refused(span, error)
+                self._instruments.transactions.add(1, {ACTION: request.action, OUTCOME: error.outcome})
+                raise
+            outcome = "replayed" if recorded.replayed else "success"
+            span.set_attribute(OUTCOME, outcome)
+            span.set_attribute("suppliers.transaction.id", str(recorded.transaction.id))
+            self._instruments.transactions.add(1, {ACTION: request.action, OUTCOME: outcome})
+            if not recorded.replayed:
+                self._instruments.units.add(request.quantity, {ACTION: request.action})
+            return recorded
+
+    async def _record(self, principal: Principal, request: TransactionIn, span: Span) -> Recorded:
+        if not principal.may_act_for(request.vendor_id):
+            raise Forbidden(
+                f"user {principal.username!r} acts for vendor {principal.vendor_id}, not {request.vendor_id}"
+            )
+        transaction_id = request.id or uuid.uuid4()
+        crossed_threshold = False
+        async with self._session.begin():
+            required, held = await self._products.qualifications(request.product_id, request.vendor_id)
+            if required is None:
+                raise NotFound("product", request.product_id)
+            if held is None:
+                raise NotFound("vendor", request.vendor_id)
+            if not can_handle(held, required):
+                raise Forbidden(
+                    f"vendor {request.vendor_id} is qualified {held}; product {request.product_id} "
+                    f"requires {required} or better"
+                )
+            stamp = await self._transactions.insert_new(
+                transaction_id=transaction_id,
+                product_id=request.product_id,
+                vendor_id=request.vendor_id,
+                action=request.action,
+                quantity=request.quantity,
+            )
+            if stamp is None:
+                return await self._replay(transaction_id, request)
+            if request.action == "withdrawal":
+                stock = await self._products.withdraw(request.product_id, request.quantity)
+                if stock is None:
+                    available = await self._products.stock(request.product_id) or 0
+                    raise InsufficientStock(request.product_id, request.quantity, available)
+                threshold = self._rules.resupply_threshold
+                crossed_threshold = stock < threshold <= stock + request.quantity
+            else:
+                stock = await self._add(request.product_id, request.quantity)
+        span.set_attribute("suppliers.product.stock", stock)
+        if crossed_threshold:
+            span.add_event("low_stock", {"suppliers.product.stock": stock})
+            self._on_low_stock()
+        return Recorded(
+            transaction=TransactionOut(
+                id=transaction_id,
+                product_id=request.product_id,
+                vendor_id=request.vendor_id,
+                action=request.action,
+                quantity=request.quantity,
+                transaction_date=stamp,
+            ),
+            replayed=False,
+        )
+
+    async def _add(self, product_id: uuid.UUID, quantity: int) -> int:
+        try:
+            stock = await self._products.add(product_id, quantity)
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) == _NUMERIC_OUT_OF_RANGE:
+                raise StockLimitExceeded(
+                    f"adding {quantity} units would take product {product_id} past the largest stock a "
+                    "product can hold"
+                ) from None
+            raise
+        if stock is None:  # deleted between the check and the update: nothing to add to
+            raise NotFound("product", product_id)
+        return stock
+
+    async def _replay(self, transaction_id: uuid.UUID, request: TransactionIn) -> Recorded:
+        existing = await self._transactions.get_line(transaction_id, request.product_id)
+        if existing is None:  # pragma: no cover - the conflicting row was committed before we looked
+            raise IdempotencyConflict(f"transaction {transaction_id} is being recorded by another request")
+        same = (existing.vendor_id, existing.action, existing.quantity) == (
+            request.vendor_id,
+            request.action,
+            request.quantity,
+        )
+        if not same:
+            raise IdempotencyConflict(
+                f"transaction {transaction_id} already holds product {request.product_id} with another "
+                f"body ({existing.action} of {existing.quantity} by vendor {existing.vendor_id})"
+            )
+        return Recorded(transaction=_transaction(existing), replayed=True)
+
+    async def resupply(self, *, vendor_id: uuid.UUID | None, trigger: str, wait: bool = True) -> ResupplyOut | None:
+        """Raise every product under the threshold, as one 'addition' transaction over all of them.
+
+        Every resupply takes the same advisory lock, so two runs (a PUT and the scheduled job, or two
+        replicas) never race over the same rows. With ``wait=False`` a run that finds the lock taken
+        returns None at once: somebody else is already resupplying.
+        """
+        with self._tracer.start_as_current_span(
+            "inventory.resupply", attributes={TRIGGER: trigger, "suppliers.resupply.threshold": self._rules.resupply_threshold}
+        ) as span:
+            transaction_id = uuid.uuid4()
+            async with self._session.begin():
+                if not await self._products.lock_resupply(wait=wait):
+                    span.set_attribute("suppliers.resupply.skipped", "lock_held_elsewhere")
+                    return None
+                product_ids = await self._products.resupply_below(
+                    threshold=self._rules.resupply_threshold,
+                    amount=self._rules.resupply_amount,
+                    transaction_id=transaction_id,
+                    vendor_id=vendor_id,
+                )
+            span.set_attribute("suppliers.resupply.products", len(product_ids))
+            if product_ids:
+                span.set_attribute("suppliers.transaction.id", str(transaction_id))
+                self._instruments.resupplies.add(1, {TRIGGER: trigger})
+                self._instruments.resupplied_products.add(len(product_ids), {TRIGGER: trigger})
+                self._instruments.units.add(
+                    len(product_ids) * self._rules.resupply_amount, {ACTION: "addition"}
+                )
+            return ResupplyOut(
+                transaction_id=transaction_id if product_ids else None,
+                count=len(product_ids),
+                product_ids=product_ids,
+            )
+
+    async def count_low_stock(self) -> int:
+        async with self._session.begin():
+            return await self._products.count_below(self._rules.resupply_threshold)
+
+
+def _refused(span: Span, error: DomainError) -> None:
+    """A refused request is an expected outcome, not a fault: visible on the span, status left unset."""
+    span.set_attribute(OUTCOME, error.outcome)
+    span.add_event(
+        "rule_violation",
+        {"suppliers.rule": type(error).__name__, "http.response.status_code": error.status, "message": error.detail},
+    )
+    if error.status >= 500:  # pragma: no cover - no rule maps to 5xx today
+        span.set_status(Status(StatusCode.ERROR, error.detail))

@@ -1,0 +1,62 @@
+"""The business instruments (``suppliers.*``), created once from a meter and passed to the services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeterProvider, Observation
+
+ACTION = "suppliers.inventory.action"
+OUTCOME = "suppliers.inventory.outcome"
+TRIGGER = "suppliers.resupply.trigger"
+LOGIN_OUTCOME = "suppliers.login.outcome"
+CACHE_RESULT = "suppliers.session_cache.result"
+
+
+class Instruments:
+    def __init__(self, meter: Meter) -> None:
+        self.transactions = meter.create_counter(
+            "suppliers.inventory.transactions",
+            unit="{transaction}",
+            description="Stock movements requested, by action and outcome",
+        )
+        self.units = meter.create_counter(
+            "suppliers.inventory.units", unit="{unit}", description="Units withdrawn from or added to stock"
+        )
+        self.resupplies = meter.create_counter(
+            "suppliers.inventory.resupplies",
+            unit="{resupply}",
+            description="Resupply runs that raised at least one product, by trigger",
+        )
+        self.resupplied_products = meter.create_counter(
+            "suppliers.inventory.resupplied_products",
+            unit="{product}",
+            description="Products raised by resupply runs, by trigger",
+        )
+        self.logins = meter.create_counter(
+            "suppliers.auth.logins", unit="{login}", description="Login attempts by outcome"
+        )
+        self.session_cache_lookups = meter.create_counter(
+            "suppliers.auth.session_cache.lookups",
+            unit="{lookup}",
+            description="Session cache lookups in Redis: hit, miss (read from the database) or error",
+        )
+        self._meter = meter
+
+    def observe_low_stock(self, read: Callable[[], int | None]) -> None:
+        """Report the low-stock count that ``read`` returns; it must be cheap (no query per collection)."""
+
+        def callback(_: CallbackOptions) -> Iterable[Observation]:
+            value = read()
+            return [] if value is None else [Observation(value)]
+
+        self._meter.create_observable_gauge(
+            "suppliers.inventory.low_stock_products",
+            callbacks=[callback],
+            unit="{product}",
+            description="Products below the resupply threshold, as last measured",
+        )
+
+
+def noop_instruments() -> Instruments:
+    return Instruments(NoOpMeterProvider().get_meter("suppliers"))

@@ -1,0 +1,96 @@
+"""Login and logout routes, and the bearer-token guard wired to the session cache."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, post
+from litestar.connection import ASGIConnection
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.security.jwt import OAuth2PasswordBearerAuth, Token
+
+from suppliers.auth.principal import Principal
+from suppliers.auth.service import new_token_id
+from suppliers.settings import Settings
+from suppliers.web.dependencies import context_of
+from suppliers.web.problems import problems
+
+TOKEN_URL = "/login/token"  # noqa: S105 - a route, not a secret
+PUBLIC_PATHS = ["^/$", "^/hello", "^/health", "^/metrics", "^/schema", "^/docs", TOKEN_URL, "^/playground"]
+
+
+class LoginForm(msgspec.Struct):
+    """OAuth2 password grant fields (the other OAuth2 fields, if sent, are ignored)."""
+
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
+
+
+class TokenOut(msgspec.Struct):
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+async def retrieve_principal(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    # Revocation is checked here, in the same cache read as the user, rather than in a separate
+    # revoked_token_handler: that would cost a second Redis round trip on every request.
+    if not token.jti:
+        return None
+    return await context_of(connection.app.state).auth.principal_for(
+        username=token.sub, jti=token.jti, expires_at=token.exp
+    )
+
+
+def build_bearer_auth(settings: Settings) -> OAuth2PasswordBearerAuth[Principal, Token]:
+    return OAuth2PasswordBearerAuth[Principal, Token](
+        token_secret=settings.jwt_secret,
+        token_url=TOKEN_URL,
+        retrieve_user_handler=retrieve_principal,
+        default_token_expiration=timedelta(seconds=settings.token_ttl_seconds),
+        exclude=PUBLIC_PATHS,
+        description="Sign in with a demo user (a … z, password = username) through the password flow.",
+    )
+
+
+class LoginController(Controller):
+    path = "/login"
+    tags = ["login"]
+
+    @post(
+        "/token",
+        status_code=200,
+        summary="Sign in (OAuth2 password flow)",
+        description="Returns a bearer token. Failed attempts are counted per username: too many gives 429.",
+        responses=problems(401, 422, 429),
+        exclude_from_auth=True,
+    )
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+    ) -> TokenOut:
+        ctx = context_of(request.app.state)
+        ttl = timedelta(seconds=ctx.settings.token_ttl_seconds)
+        jti = new_token_id()
+        principal = await ctx.auth.login(data.username, data.password, jti=jti, token_ttl=ttl)
+        bearer: OAuth2PasswordBearerAuth[Principal, Token] = request.app.state.bearer_auth
+        token = bearer.create_token(identifier=principal.username, token_expiration=ttl, token_unique_jwt_id=jti)
+        return TokenOut(access_token=token, token_type="bearer", expires_in=int(ttl.total_seconds()))
+
+    @post(
+        "/logout",
+        status_code=204,
+        summary="Revoke the token this request carries",
+        responses=problems(401),
+        security=[{"BearerToken": []}],
+    )
+    async def logout(self, request: Request[Principal, Token, Any]) -> None:
+        token = request.auth
+        expires_at = token.exp if token.exp.tzinfo else token.exp.replace(tzinfo=UTC)
+        await context_of(request.app.state).auth.logout(jti=token.jti or "", expires_at=expires_at)
+
+

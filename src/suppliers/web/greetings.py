@@ -1,0 +1,40 @@
+"""The two public greeting routes; /hello is the latency demo for traces."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, get
+from litestar.params import QueryParameter
+
+from suppliers.web.dependencies import context_of
+from suppliers.web.problems import problems
+
+
+class Message(msgspec.Struct):
+    message: str
+
+
+@get("/", summary="Hello", tags=["greetings"])
+async def root() -> Message:
+    return Message(message="Hello World!")
+
+
+@get(
+    "/hello",
+    summary="Hello, after a random delay",
+    description="Waits 0 to the configured maximum seconds (without blocking the server), or `delay` seconds.",
+    tags=["greetings"],
+    responses=problems(422),
+)
+async def hello(
+    request: Request[Any, Any, Any],
+    delay: Annotated[float | None, QueryParameter(ge=0, le=60, description="Force this delay, in seconds")] = None,
+) -> str:
+    if delay is None:
+        delay = random.uniform(0, context_of(request.app.state).settings.hello_max_delay_seconds)
+    await asyncio.sleep(delay)
+    return "Hello World!"

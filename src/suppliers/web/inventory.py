@@ -1,0 +1,159 @@
+"""Routes for vendors, products and transactions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.di import NamedDependency
+from litestar.params import Body, PathParameter, QueryParameter
+
+from suppliers.auth.principal import Principal
+from suppliers.inventory.schemas import (
+    Action,
+    ProductOut,
+    ProductPage,
+    Qualification,
+    ResupplyOut,
+    TransactionDetail,
+    TransactionIn,
+    TransactionOut,
+    TransactionPage,
+    VendorOut,
+    VendorPage,
+)
+from suppliers.inventory.services import CatalogService, StockService
+from suppliers.web.params import Limit, Offset
+from suppliers.web.problems import problems
+
+AuthedRequest = Request[Principal, Any, Any]
+# PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
+SEARCH_PATTERN = r"^[^\x00]*$"
+
+
+class VendorController(Controller):
+    path = "/vendors"
+    tags = ["vendors"]
+    security = [{"BearerToken": []}]
+
+    @get("/", summary="List vendors", responses=problems(401, 422))
+    async def list_vendors(
+        self,
+        catalog: NamedDependency[CatalogService],
+        qualification: Annotated[Qualification | None, QueryParameter(description="Only this grade")] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> VendorPage:
+        return await catalog.vendors(qualification=qualification, limit=limit, offset=offset)
+
+    @get("/{vendor_id:uuid}", summary="Get a vendor", responses=problems(401, 404, 422))
+    async def get_vendor(
+        self, catalog: NamedDependency[CatalogService], vendor_id: Annotated[uuid.UUID, PathParameter()]
+    ) -> VendorOut:
+        return await catalog.vendor(vendor_id)
+
+
+class ProductController(Controller):
+    path = "/products"
+    tags = ["products"]
+    security = [{"BearerToken": []}]
+
+    @get("/", summary="List products", responses=problems(401, 422))
+    async def list_products(
+        self,
+        catalog: NamedDependency[CatalogService],
+        below: Annotated[
+            int | None, QueryParameter(ge=0, le=2**31 - 1, description="Only products with fewer units in stock")
+        ] = None,
+        required_qualification: Annotated[
+            Qualification | None, QueryParameter(description="Only products requiring this grade")
+        ] = None,
+        name: Annotated[
+            str | None,
+            QueryParameter(max_length=255, pattern=SEARCH_PATTERN, description="Case-insensitive substring of the name"),
+        ] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> ProductPage:
+        return await catalog.products(
+            below=below, required_qualification=required_qualification, name=name, limit=limit, offset=offset
+        )
+
+    @get("/{product_id:uuid}", summary="Get a product", responses=problems(401, 404, 422))
+    async def get_product(
+        self, catalog: NamedDependency[CatalogService], product_id: Annotated[uuid.UUID, PathParameter()]
+    ) -> ProductOut:
+        return await catalog.product(product_id)
+
+    @put(
+        "/quantity",
+        summary="Resupply every product under the threshold",
+        description=(
+            "Adds the resupply amount to every product whose stock is under the threshold, in one database "
+            "transaction, recorded as one 'addition' transaction over all of them. Nothing to resupply is "
+            "not an error: the count is 0."
+        ),
+        responses=problems(401),
+    )
+    async def resupply(self, stock: NamedDependency[StockService], request: AuthedRequest) -> ResupplyOut:
+        result = await stock.resupply(vendor_id=request.user.vendor_id, trigger="manual", wait=True)
+        assert result is not None  # a waiting resupply always gets the lock
+        return result
+
+
+class TransactionController(Controller):
+    path = "/transactions"
+    tags = ["transactions"]
+    security = [{"BearerToken": []}]
+
+    @get("/", summary="List transaction lines, newest first", responses=problems(401, 422))
+    async def list_transactions(
+        self,
+        catalog: NamedDependency[CatalogService],
+        vendor_id: Annotated[uuid.UUID | None, QueryParameter(description="Only lines by this vendor")] = None,
+        product_id: Annotated[uuid.UUID | None, QueryParameter(description="Only lines of this product")] = None,
+        action: Annotated[Action | None, QueryParameter(description="Only this action")] = None,
+        since: Annotated[datetime | None, QueryParameter(description="From this instant (inclusive, ISO 8601)")] = None,
+        until: Annotated[datetime | None, QueryParameter(description="Before this instant (ISO 8601)")] = None,
+        limit: Limit = 100,
+        offset: Offset = 0,
+    ) -> TransactionPage:
+        return await catalog.transactions(
+            vendor_id=vendor_id,
+            product_id=product_id,
+            action=action,
+            since=since,
+            until=until,
+            limit=limit,
+            offset=offset,
+        )
+
+    @get("/{transaction_id:uuid}", summary="Every product line of a transaction", responses=problems(401, 404, 422))
+    async def get_transaction(
+        self, catalog: NamedDependency[CatalogService], transaction_id: Annotated[uuid.UUID, PathParameter()]
+    ) -> TransactionDetail:
+        return await catalog.transaction(transaction_id)
+
+    @post(
+        "/",
+        summary="Withdraw or add stock",
+        description=(
+            "Withdrawals never take stock below 0 (409). The vendor must hold the product's required "
+            "qualification or better (A > B > C, else 403), and a vendor user may act only for its own "
+            "vendor (403). Retrying with the same `id`, product and body returns the stored transaction "
+            "with `Idempotent-Replayed: true` and changes stock once; the same id and product with another "
+            "body is a 409."
+        ),
+        responses=problems(401, 403, 404, 409, 422),
+    )
+    async def create_transaction(
+        self,
+        stock: NamedDependency[StockService],
+        request: AuthedRequest,
+        data: Annotated[TransactionIn, Body(title="Transaction")],
+    ) -> Response[TransactionOut]:
+        recorded = await stock.record(request.user, data)
+        headers = {"Idempotent-Replayed": "true"} if recorded.replayed else {}
+        return Response(recorded.transaction, status_code=201, headers=headers)

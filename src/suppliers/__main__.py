@@ -1,0 +1,3 @@
+from suppliers.cli import main
+
+main()

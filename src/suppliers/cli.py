@@ -1,0 +1,201 @@
+"""The `suppliers` command: serve the API, migrate, load data.
+
+Without DATABASE_URL / REDIS_URL it starts real PostgreSQL and Redis servers from wheels, keeping
+their data under SUPPLIERS_DATA_DIR (default .data/), and stops them when it exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from suppliers.settings import ConfigurationError, Settings
+
+EMBEDDED_PG_PORT = 55432
+EMBEDDED_REDIS_PORT = 56379
+
+
+@contextlib.contextmanager
+def servers(settings: Settings, *, need_redis: bool) -> Iterator[Settings]:
+    """Settings whose URLs point at running servers: the configured ones, or embedded ones we start."""
+    started: list[object] = []
+    try:
+        if settings.database_url is None:
+            from suppliers.embedded.postgres import EmbeddedPostgres
+
+            pg = EmbeddedPostgres(settings.data_dir / "postgres", port=EMBEDDED_PG_PORT)
+            _say(f"starting embedded PostgreSQL on 127.0.0.1:{pg.port} (data in {pg.data_dir})")
+            settings = settings.with_overrides(database_url=pg.start())
+            started.append(pg)
+        if need_redis and settings.redis_url is None:
+            from suppliers.embedded.redis import EmbeddedRedis
+
+            redis = EmbeddedRedis(settings.data_dir / "redis", port=EMBEDDED_REDIS_PORT)
+            _say(f"starting embedded Redis on 127.0.0.1:{redis.port}")
+            settings = settings.with_overrides(redis_url=redis.start())
+            started.append(redis)
+        yield settings
+    finally:
+        for server in reversed(started):
+            server.stop()  # type: ignore[attr-defined]
+
+
+def _say(message: str) -> None:
+    print(f"suppliers: {message}", file=sys.stderr, flush=True)
+
+
+def _database_url(settings: Settings) -> str:
+    assert settings.database_url is not None
+    return settings.database_url
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from suppliers.app import create_app
+    from suppliers.data.seeding import ensure_demo_users, seed_if_empty
+    from suppliers.db.migrations import upgrade
+
+    settings = settings.with_overrides(
+        host=args.host or settings.host, port=args.port or settings.port
+    )
+    with servers(settings, need_redis=True) as live:
+        url = _database_url(live)
+        upgrade(url)
+        if not args.no_seed:
+            if asyncio.run(seed_if_empty(url, vendors=1000, products=10_000, seed=42)):
+                _say("loaded sample data: 1,000 vendors, 10,000 products")
+            asyncio.run(ensure_demo_users(url))
+        _say(f"API on http://{live.host}:{live.port}  -  docs at http://{live.host}:{live.port}/docs")
+        _say("demo users a … z, password = username (a is an operator); Ctrl-C stops everything")
+        uvicorn.run(
+            create_app(live),
+            host=live.host,
+            port=live.port,
+            log_level=live.log_level.lower(),
+            access_log=False,
+            proxy_headers=True,
+        )
+
+
+def cmd_db(settings: Settings, args: argparse.Namespace) -> None:
+    from suppliers.db.migrations import downgrade, upgrade
+
+    with servers(settings, need_redis=False) as live:
+        if args.action == "upgrade":
+            upgrade(_database_url(live), args.revision or "head")
+        else:
+            downgrade(_database_url(live), args.revision or "base")
+
+
+def cmd_generate(settings: Settings, args: argparse.Namespace) -> None:
+    from suppliers.data.seeding import generate
+    from suppliers.db.migrations import upgrade
+
+    with servers(settings, need_redis=False) as live:
+        upgrade(_database_url(live))
+        asyncio.run(generate(_database_url(live), vendors=args.vendors, products=args.products, seed=args.seed))
+    _say(f"generated {args.vendors} vendors and {args.products} products (seed {args.seed}) and the demo users")
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
+    from suppliers.data.seeding import import_csv
+    from suppliers.db.migrations import upgrade
+
+    with servers(settings, need_redis=False) as live:
+        upgrade(_database_url(live))
+        skipped = asyncio.run(
+            import_csv(_database_url(live), vendors_csv=Path(args.vendors), products_csv=Path(args.products))
+        )
+    _say(f"imported {args.vendors} and {args.products}")
+    if skipped:
+        _say(f"demo users without their vendor in the files, not created: {', '.join(skipped)}")
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:
+    """Migrate, generate sample data if the database is empty, create the demo users (compose job)."""
+    from suppliers.data.seeding import ensure_demo_users, seed_if_empty
+    from suppliers.db.migrations import upgrade
+
+    with servers(settings, need_redis=False) as live:
+        url = _database_url(live)
+        upgrade(url)
+        loaded = asyncio.run(seed_if_empty(url, vendors=args.vendors, products=args.products, seed=args.seed))
+        asyncio.run(ensure_demo_users(url))
+    _say("sample data loaded" if loaded else "database already has data: left as it is")
+
+
+def cmd_users(settings: Settings, args: argparse.Namespace) -> None:
+    from suppliers.data.seeding import ensure_demo_users
+
+    with servers(settings, need_redis=False) as live:
+        skipped = asyncio.run(ensure_demo_users(_database_url(live)))
+    _say("demo users a … z ready" + (f" (skipped, no vendor: {', '.join(skipped)})" if skipped else ""))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="suppliers", description=__doc__.splitlines()[0] if __doc__ else None)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate, load sample data on first start, serve the API")
+    serve.add_argument("--host", help="interface to listen on (SUPPLIERS_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (SUPPLIERS_PORT, default 5001)")
+    serve.add_argument("--no-seed", action="store_true", help="do not load sample data or demo users")
+    serve.set_defaults(run=cmd_serve)
+
+    db = commands.add_parser("db", help="schema migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade"])
+    db.add_argument("revision", nargs="?", help="target revision (default: head / base)")
+    db.set_defaults(run=cmd_db)
+
+    data = commands.add_parser("data", help="sample data").add_subparsers(dest="data_command", required=True)
+    gen = data.add_parser("generate", help="replace the inventory with deterministic sample data (COPY)")
+    gen.add_argument("--vendors", type=int, default=1000)
+    gen.add_argument("--products", type=int, default=10_000)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.set_defaults(run=cmd_generate)
+    imp = data.add_parser("import", help="replace the inventory with the old demo's CSV files")
+    imp.add_argument("--vendors", required=True, help="vendors.csv (id,qualification)")
+    imp.add_argument("--products", required=True, help="products.csv (id,name,price,quantity,required_qualification)")
+    imp.set_defaults(run=cmd_import)
+
+    seed = commands.add_parser("seed", help="migrate, generate sample data if empty, create demo users")
+    seed.add_argument("--vendors", type=int, default=1000)
+    seed.add_argument("--products", type=int, default=10_000)
+    seed.add_argument("--seed", type=int, default=42)
+    seed.set_defaults(run=cmd_seed)
+
+    users = commands.add_parser("users", help="create or reset the demo users a … z")
+    users.set_defaults(run=cmd_users)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings.from_env()
+        for name in ("vendors", "products"):
+            value = getattr(args, name, None)
+            if isinstance(value, int) and value < 1:
+                raise ConfigurationError(f"--{name} must be at least 1")
+        args.run(settings, args)
+    except ConfigurationError as error:
+        sys.exit(f"suppliers: configuration error: {error}")
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as error:
+        from suppliers.data.importer import CsvError
+
+        if isinstance(error, CsvError):
+            sys.exit(f"suppliers: import refused, database unchanged: {error}")
+        raise
+
+
+if __name__ == "__main__":
+    main()

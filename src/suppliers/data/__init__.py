@@ -1,0 +1,1 @@
+"""Sample data: the deterministic generator, the CSV importer of the old demo, the demo users."""

@@ -156,7 +156,9 @@ def make_user(db: asyncpg.Pool) -> MakeUser:
 
 
 async def login(client: httpx.AsyncClient, username: str, password: str | None = None) -> dict[str, str]:
-    response = await client.post("/login/token", data={"username": username, "password": password or username})
+    response = await client.post(
+        "/login/token", data={"username": username, "password": password or username}
+    )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 

@@ -39,8 +39,16 @@ class ApiProcess:
         log = self._log_path.open("ab")
         self._process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "suppliers.app:create_app", "--factory",
-                "--host", "127.0.0.1", "--port", str(self.port), "--no-access-log",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "suppliers.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--no-access-log",
             ],
             env=self._env,
             stdout=log,

@@ -12,8 +12,20 @@ import pytest
 from tests.conftest import MakeProduct, MakeUser, MakeVendor, login, stock_of
 
 
-def body(product_id: uuid.UUID, vendor_id: uuid.UUID, action: str = "withdrawal", quantity: int = 1, **extra: object) -> dict[str, object]:
-    return {"product_id": str(product_id), "vendor_id": str(vendor_id), "action": action, "quantity": quantity, **extra}
+def body(
+    product_id: uuid.UUID,
+    vendor_id: uuid.UUID,
+    action: str = "withdrawal",
+    quantity: int = 1,
+    **extra: object,
+) -> dict[str, object]:
+    return {
+        "product_id": str(product_id),
+        "vendor_id": str(vendor_id),
+        "action": action,
+        "quantity": quantity,
+        **extra,
+    }
 
 
 async def lines_of(db: asyncpg.Pool, product_id: uuid.UUID) -> int:
@@ -21,7 +33,11 @@ async def lines_of(db: asyncpg.Pool, product_id: uuid.UUID) -> int:
 
 
 async def test_withdrawal_lowers_stock_and_records_the_line(
-    client: httpx.AsyncClient, operator: dict[str, str], make_vendor: MakeVendor, make_product: MakeProduct, db: asyncpg.Pool
+    client: httpx.AsyncClient,
+    operator: dict[str, str],
+    make_vendor: MakeVendor,
+    make_product: MakeProduct,
+    db: asyncpg.Pool,
 ) -> None:
     vendor, product = await make_vendor("A"), await make_product(quantity=10)
     response = await client.post("/transactions", json=body(product, vendor, quantity=3), headers=operator)
@@ -35,19 +51,31 @@ async def test_withdrawal_lowers_stock_and_records_the_line(
 
 
 async def test_addition_raises_stock(
-    client: httpx.AsyncClient, operator: dict[str, str], make_vendor: MakeVendor, make_product: MakeProduct, db: asyncpg.Pool
+    client: httpx.AsyncClient,
+    operator: dict[str, str],
+    make_vendor: MakeVendor,
+    make_product: MakeProduct,
+    db: asyncpg.Pool,
 ) -> None:
     vendor, product = await make_vendor("C"), await make_product(quantity=0)
-    response = await client.post("/transactions", json=body(product, vendor, "addition", 40), headers=operator)
+    response = await client.post(
+        "/transactions", json=body(product, vendor, "addition", 40), headers=operator
+    )
     assert response.status_code == 201, response.text
     assert await stock_of(db, product) == 40
 
 
 async def test_stock_may_reach_exactly_zero_but_not_below(
-    client: httpx.AsyncClient, operator: dict[str, str], make_vendor: MakeVendor, make_product: MakeProduct, db: asyncpg.Pool
+    client: httpx.AsyncClient,
+    operator: dict[str, str],
+    make_vendor: MakeVendor,
+    make_product: MakeProduct,
+    db: asyncpg.Pool,
 ) -> None:
     vendor, product = await make_vendor("A"), await make_product(quantity=5)
-    assert (await client.post("/transactions", json=body(product, vendor, quantity=5), headers=operator)).status_code == 201
+    assert (
+        await client.post("/transactions", json=body(product, vendor, quantity=5), headers=operator)
+    ).status_code == 201
     assert await stock_of(db, product) == 0
     refused = await client.post("/transactions", json=body(product, vendor, quantity=1), headers=operator)
     assert refused.status_code == 409
@@ -57,12 +85,26 @@ async def test_stock_may_reach_exactly_zero_but_not_below(
     assert await lines_of(db, product) == 1  # the refused withdrawal left no line behind
 
 
-@pytest.mark.parametrize(("vendor_grade", "required", "allowed"), [
-    ("A", "A", True), ("A", "C", True), ("B", "B", True), ("B", "A", False), ("C", "B", False), ("C", "C", True),
-])
+@pytest.mark.parametrize(
+    ("vendor_grade", "required", "allowed"),
+    [
+        ("A", "A", True),
+        ("A", "C", True),
+        ("B", "B", True),
+        ("B", "A", False),
+        ("C", "B", False),
+        ("C", "C", True),
+    ],
+)
 async def test_qualification_order(
-    client: httpx.AsyncClient, operator: dict[str, str], make_vendor: MakeVendor, make_product: MakeProduct,
-    db: asyncpg.Pool, vendor_grade: str, required: str, allowed: bool,
+    client: httpx.AsyncClient,
+    operator: dict[str, str],
+    make_vendor: MakeVendor,
+    make_product: MakeProduct,
+    db: asyncpg.Pool,
+    vendor_grade: str,
+    required: str,
+    allowed: bool,
 ) -> None:
     vendor, product = await make_vendor(vendor_grade), await make_product(quantity=10, required=required)
     response = await client.post("/transactions", json=body(product, vendor), headers=operator)
@@ -84,7 +126,11 @@ async def test_unknown_product_or_vendor_is_404(
 
 
 async def test_a_vendor_user_acts_only_for_its_own_vendor(
-    client: httpx.AsyncClient, make_vendor: MakeVendor, make_product: MakeProduct, make_user: MakeUser, db: asyncpg.Pool
+    client: httpx.AsyncClient,
+    make_vendor: MakeVendor,
+    make_product: MakeProduct,
+    make_user: MakeUser,
+    db: asyncpg.Pool,
 ) -> None:
     mine, theirs, product = await make_vendor("A"), await make_vendor("A"), await make_product(quantity=10)
     headers = await login(client, await make_user(mine))
@@ -95,7 +141,11 @@ async def test_a_vendor_user_acts_only_for_its_own_vendor(
 
 
 async def test_same_id_and_body_is_replayed_once(
-    client: httpx.AsyncClient, operator: dict[str, str], make_vendor: MakeVendor, make_product: MakeProduct, db: asyncpg.Pool
+    client: httpx.AsyncClient,
+    operator: dict[str, str],
+    make_vendor: MakeVendor,
+    make_product: MakeProduct,
+    db: asyncpg.Pool,
 ) -> None:
     vendor, product = await make_vendor("A"), await make_product(quantity=10)
     request = body(product, vendor, quantity=4, id=str(uuid.uuid4()))
@@ -110,12 +160,22 @@ async def test_same_id_and_body_is_replayed_once(
 
 
 async def test_same_id_with_another_body_is_409(
-    client: httpx.AsyncClient, operator: dict[str, str], make_vendor: MakeVendor, make_product: MakeProduct, db: asyncpg.Pool
+    client: httpx.AsyncClient,
+    operator: dict[str, str],
+    make_vendor: MakeVendor,
+    make_product: MakeProduct,
+    db: asyncpg.Pool,
 ) -> None:
     vendor, product = await make_vendor("A"), await make_product(quantity=10)
     transaction_id = str(uuid.uuid4())
-    assert (await client.post("/transactions", json=body(product, vendor, quantity=1, id=transaction_id), headers=operator)).status_code == 201
-    clash = await client.post("/transactions", json=body(product, vendor, quantity=2, id=transaction_id), headers=operator)
+    assert (
+        await client.post(
+            "/transactions", json=body(product, vendor, quantity=1, id=transaction_id), headers=operator
+        )
+    ).status_code == 201
+    clash = await client.post(
+        "/transactions", json=body(product, vendor, quantity=2, id=transaction_id), headers=operator
+    )
     assert clash.status_code == 409 and "another body" in clash.json()["detail"]
     assert await stock_of(db, product) == 9
 
@@ -126,7 +186,9 @@ async def test_one_id_may_cover_several_products(
     vendor, first, second = await make_vendor("A"), await make_product(), await make_product()
     transaction_id = str(uuid.uuid4())
     for product in (first, second):
-        response = await client.post("/transactions", json=body(product, vendor, id=transaction_id), headers=operator)
+        response = await client.post(
+            "/transactions", json=body(product, vendor, id=transaction_id), headers=operator
+        )
         assert response.status_code == 201
     detail = await client.get(f"/transactions/{transaction_id}", headers=operator)
     assert detail.status_code == 200
@@ -134,31 +196,44 @@ async def test_one_id_may_cover_several_products(
 
 
 async def test_an_addition_past_the_column_limit_is_409_and_changes_nothing(
-    client: httpx.AsyncClient, operator: dict[str, str], make_vendor: MakeVendor, make_product: MakeProduct, db: asyncpg.Pool
+    client: httpx.AsyncClient,
+    operator: dict[str, str],
+    make_vendor: MakeVendor,
+    make_product: MakeProduct,
+    db: asyncpg.Pool,
 ) -> None:
     vendor, product = await make_vendor("A"), await make_product(quantity=2**31 - 10)
-    response = await client.post("/transactions", json=body(product, vendor, "addition", 1000), headers=operator)
+    response = await client.post(
+        "/transactions", json=body(product, vendor, "addition", 1000), headers=operator
+    )
     assert response.status_code == 409, response.text
     assert await stock_of(db, product) == 2**31 - 10
     assert await lines_of(db, product) == 0
 
 
-@pytest.mark.parametrize("payload", [
-    b"not json",
-    b"[]",
-    b'{"product_id": 5}',
-    b'{"product_id": "nope", "vendor_id": "nope", "action": "withdrawal", "quantity": 1}',
-    b'{"product_id": "%(p)s", "vendor_id": "%(v)s", "action": "steal", "quantity": 1}',
-    b'{"product_id": "%(p)s", "vendor_id": "%(v)s", "action": "withdrawal", "quantity": 0}',
-    b'{"product_id": "%(p)s", "vendor_id": "%(v)s", "action": "withdrawal", "quantity": -3}',
-    b'{"product_id": "%(p)s", "vendor_id": "%(v)s", "action": "withdrawal", "quantity": 1.5}',
-    b'{"product_id": "%(p)s", "vendor_id": "%(v)s", "action": "withdrawal", "quantity": 99999999999999999999999}',
-    b'{"product_id": "%(p)s", "vendor_id": "%(v)s", "action": "withdrawal", "quantity": 1, "extra": true}',
-    b"\xff\xfe garbage",
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b"[]",
+        b'{"product_id": 5}',
+        b'{"product_id": "nope", "vendor_id": "nope", "action": "withdrawal", "quantity": 1}',
+        b'{"product_id": "%(p)s", "vendor_id": "%(v)s", "action": "steal", "quantity": 1}',
+        b'{"product_id": "%(p)s", "vendor_id": "%(v)s", "action": "withdrawal", "quantity": 0}',
+        b'{"product_id": "%(p)s", "vendor_id": "%(v)s", "action": "withdrawal", "quantity": -3}',
+        b'{"product_id": "%(p)s", "vendor_id": "%(v)s", "action": "withdrawal", "quantity": 1.5}',
+        b'{"product_id": "%(p)s", "vendor_id": "%(v)s", "action": "withdrawal", "quantity": 99999999999999999999999}',
+        b'{"product_id": "%(p)s", "vendor_id": "%(v)s", "action": "withdrawal", "quantity": 1, "extra": true}',
+        b"\xff\xfe garbage",
+    ],
+)
 async def test_malformed_bodies_are_422_problems_and_change_nothing(
-    client: httpx.AsyncClient, operator: dict[str, str], make_vendor: MakeVendor, make_product: MakeProduct,
-    db: asyncpg.Pool, payload: bytes,
+    client: httpx.AsyncClient,
+    operator: dict[str, str],
+    make_vendor: MakeVendor,
+    make_product: MakeProduct,
+    db: asyncpg.Pool,
+    payload: bytes,
 ) -> None:
     vendor, product = await make_vendor("A"), await make_product(quantity=10)
     content = payload.replace(b"%(p)s", str(product).encode()).replace(b"%(v)s", str(vendor).encode())
@@ -173,15 +248,19 @@ async def test_malformed_bodies_are_422_problems_and_change_nothing(
 
 
 async def test_concurrent_withdrawals_never_oversell(
-    api: object, operator: dict[str, str], make_vendor: MakeVendor, make_product: MakeProduct, db: asyncpg.Pool
+    api: object,
+    operator: dict[str, str],
+    make_vendor: MakeVendor,
+    make_product: MakeProduct,
+    db: asyncpg.Pool,
 ) -> None:
     """60 parallel withdrawals of 1 unit from a product holding 25: exactly 25 succeed."""
     vendor, product = await make_vendor("A"), await make_product(quantity=25)
     limits = httpx.Limits(max_connections=60)
     async with httpx.AsyncClient(base_url=api.base_url, timeout=60, limits=limits) as http:  # type: ignore[attr-defined]
-        responses = await asyncio.gather(*(
-            http.post("/transactions", json=body(product, vendor), headers=operator) for _ in range(60)
-        ))
+        responses = await asyncio.gather(
+            *(http.post("/transactions", json=body(product, vendor), headers=operator) for _ in range(60))
+        )
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(201) == 25, statuses
     assert statuses.count(409) == 35, statuses
@@ -190,12 +269,18 @@ async def test_concurrent_withdrawals_never_oversell(
 
 
 async def test_concurrent_retries_of_one_transaction_apply_once(
-    api: object, operator: dict[str, str], make_vendor: MakeVendor, make_product: MakeProduct, db: asyncpg.Pool
+    api: object,
+    operator: dict[str, str],
+    make_vendor: MakeVendor,
+    make_product: MakeProduct,
+    db: asyncpg.Pool,
 ) -> None:
     vendor, product = await make_vendor("A"), await make_product(quantity=100)
     request = body(product, vendor, quantity=10, id=str(uuid.uuid4()))
     async with httpx.AsyncClient(base_url=api.base_url, timeout=60) as http:  # type: ignore[attr-defined]
-        responses = await asyncio.gather(*(http.post("/transactions", json=request, headers=operator) for _ in range(20)))
+        responses = await asyncio.gather(
+            *(http.post("/transactions", json=request, headers=operator) for _ in range(20))
+        )
     assert {r.status_code for r in responses} == {201}
     assert sum(r.headers.get("idempotent-replayed") == "true" for r in responses) == 19
     assert await stock_of(db, product) == 90

@@ -48,13 +48,17 @@ def build_context(settings: Settings, telemetry: Telemetry) -> AppContext:
         session_factory=session_factory,
         cache=SessionCache(gate) if gate else None,
         limiter=LoginLimiter(
-            gate, max_failures=settings.login_max_failures, window_seconds=settings.login_failure_window_seconds
+            gate,
+            max_failures=settings.login_max_failures,
+            window_seconds=settings.login_failure_window_seconds,
         ),
         session_ttl_seconds=settings.session_cache_ttl_seconds,
         tracer=tracer,
         instruments=instruments,
     )
-    rules = StockRules(resupply_threshold=settings.resupply_threshold, resupply_amount=settings.resupply_amount)
+    rules = StockRules(
+        resupply_threshold=settings.resupply_threshold, resupply_amount=settings.resupply_amount
+    )
     holder: list[AppContext] = []
     watcher = StockWatcher(
         session_factory=session_factory,
@@ -145,4 +149,5 @@ def _finish_openapi(app: Litestar) -> None:
     schema = app.openapi_schema
     problem_422 = schema.paths["/login/token"].post.responses["422"]  # type: ignore[index,union-attr]
     document_validation_as_422(schema, problem_422)  # type: ignore[arg-type]
-
+    # TransactionIn refuses unknown fields (a typo must not be silently dropped); say so in the schema.
+    schema.components.schemas["TransactionIn"].additional_properties = False

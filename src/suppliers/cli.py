@@ -61,9 +61,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     from suppliers.data.seeding import ensure_demo_users, seed_if_empty
     from suppliers.db.migrations import upgrade
 
-    settings = settings.with_overrides(
-        host=args.host or settings.host, port=args.port or settings.port
-    )
+    settings = settings.with_overrides(host=args.host or settings.host, port=args.port or settings.port)
     with servers(settings, need_redis=True) as live:
         url = _database_url(live)
         upgrade(url)
@@ -99,8 +97,12 @@ def cmd_generate(settings: Settings, args: argparse.Namespace) -> None:
 
     with servers(settings, need_redis=False) as live:
         upgrade(_database_url(live))
-        asyncio.run(generate(_database_url(live), vendors=args.vendors, products=args.products, seed=args.seed))
-    _say(f"generated {args.vendors} vendors and {args.products} products (seed {args.seed}) and the demo users")
+        asyncio.run(
+            generate(_database_url(live), vendors=args.vendors, products=args.products, seed=args.seed)
+        )
+    _say(
+        f"generated {args.vendors} vendors and {args.products} products (seed {args.seed}) and the demo users"
+    )
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
@@ -139,7 +141,9 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="suppliers", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="suppliers", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="migrate, load sample data on first start, serve the API")
@@ -161,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(run=cmd_generate)
     imp = data.add_parser("import", help="replace the inventory with the old demo's CSV files")
     imp.add_argument("--vendors", required=True, help="vendors.csv (id,qualification)")
-    imp.add_argument("--products", required=True, help="products.csv (id,name,price,quantity,required_qualification)")
+    imp.add_argument(
+        "--products", required=True, help="products.csv (id,name,price,quantity,required_qualification)"
+    )
     imp.set_defaults(run=cmd_import)
 
     seed = commands.add_parser("seed", help="migrate, generate sample data if empty, create demo users")

@@ -53,7 +53,9 @@ class Settings:
 
     jwt_secret: str = field(default=DEFAULT_JWT_SECRET, metadata={"env": "SUPPLIERS_JWT_SECRET"})
     token_ttl_seconds: int = field(default=3600, metadata={"env": "SUPPLIERS_TOKEN_TTL_SECONDS"})
-    session_cache_ttl_seconds: int = field(default=300, metadata={"env": "SUPPLIERS_SESSION_CACHE_TTL_SECONDS"})
+    session_cache_ttl_seconds: int = field(
+        default=300, metadata={"env": "SUPPLIERS_SESSION_CACHE_TTL_SECONDS"}
+    )
     login_max_failures: int = field(default=5, metadata={"env": "SUPPLIERS_LOGIN_MAX_FAILURES"})
     login_failure_window_seconds: int = field(
         default=60, metadata={"env": "SUPPLIERS_LOGIN_FAILURE_WINDOW_SECONDS"}

@@ -6,6 +6,7 @@ own, which still slows a brute force down instead of letting it run free.
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 from suppliers.auth.redis_gate import RedisGate, RedisUnavailable
@@ -30,10 +31,12 @@ class LoginLimiter:
     async def record_failure(self, username: str) -> None:
         if self._gate is not None:
             try:
+
                 async def bump(r):  # type: ignore[no-untyped-def]
                     async with r.pipeline(transaction=True) as pipe:
+                        # SET NX starts the window once; INCR keeps its TTL (EXPIRE NX needs Redis 7).
+                        pipe.set(_key(username), 0, ex=self._window, nx=True)
                         pipe.incr(_key(username))
-                        pipe.expire(_key(username), self._window, nx=True)
                         return await pipe.execute()
 
                 await self._gate.call(bump)
@@ -46,14 +49,13 @@ class LoginLimiter:
     async def reset(self, username: str) -> None:
         self._local.pop(username, None)
         if self._gate is not None:
-            try:
+            with contextlib.suppress(RedisUnavailable):
                 await self._gate.call(lambda r: r.delete(_key(username)))
-            except RedisUnavailable:
-                pass
 
     async def _read(self, username: str) -> tuple[int, int]:
         if self._gate is not None:
             try:
+
                 async def read(r):  # type: ignore[no-untyped-def]
                     async with r.pipeline(transaction=False) as pipe:
                         pipe.get(_key(username))

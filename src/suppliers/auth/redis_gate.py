@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 T = TypeVar("T")
 
@@ -38,10 +40,13 @@ class RedisGate:
             raise RedisUnavailable("redis is in back-off after a recent failure")
         try:
             result = await operation(self.client)
-        except (RedisError, OSError) as error:
+        except (RedisConnectionError, RedisTimeoutError, OSError) as error:
             if self.looks_up:
-                _log.warning("redis unavailable, falling back to the database: %s", error)
+                _log.warning("redis unavailable, falling back for %.0f s: %s", self._backoff, error)
             self._down_until = time.monotonic() + self._backoff
+            raise RedisUnavailable(str(error)) from error
+        except RedisError as error:  # a refused command: Redis is up, this call just failed
+            _log.warning("redis command failed: %s", error)
             raise RedisUnavailable(str(error)) from error
         return result
 

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Row, delete, exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from suppliers.db.models import RevokedToken, User
+from suppliers.db.pagination import AnyRow
 
 _USER_COLUMNS = (User.id, User.username, User.password_hash, User.vendor_id, User.role)
 
@@ -19,10 +18,10 @@ class UserRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def by_username(self, username: str) -> Row[Any] | None:
+    async def by_username(self, username: str) -> AnyRow | None:
         return (await self._session.execute(select(*_USER_COLUMNS).where(User.username == username))).first()
 
-    async def active_session_user(self, username: str, jti: str) -> Row[Any] | None:
+    async def active_session_user(self, username: str, jti: str) -> AnyRow | None:
         """The user behind a token, unless that token was revoked: one round trip for both facts."""
         revoked = exists().where(RevokedToken.jti == jti)
         query = select(*_USER_COLUMNS).where(User.username == username, ~revoked)
@@ -33,13 +32,3 @@ class UserRepository:
         await self._session.execute(statement)
         # Housekeeping on the (rare) logout path keeps the table from growing without bound.
         await self._session.execute(delete(RevokedToken).where(RevokedToken.expires_at < datetime.now(UTC)))
-
-    async def upsert(self, *, username: str, password_hash: str, vendor_id: uuid.UUID | None, role: str) -> None:
-        statement = pg_insert(User).values(
-            username=username, password_hash=password_hash, vendor_id=vendor_id, role=role
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[User.username],
-            set_={"password_hash": statement.excluded.password_hash, "vendor_id": vendor_id, "role": role},
-        )
-        await self._session.execute(statement)

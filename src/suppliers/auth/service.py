@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from opentelemetry.trace import Tracer
-from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from suppliers.auth.errors import InvalidCredentials, TooManyAttempts
@@ -17,11 +16,12 @@ from suppliers.auth.rate_limit import LoginLimiter
 from suppliers.auth.redis_gate import RedisUnavailable
 from suppliers.auth.repositories import UserRepository
 from suppliers.auth.session_cache import Revoked, SessionCache
+from suppliers.db.pagination import AnyRow
 from suppliers.errors import DomainError
 from suppliers.telemetry.instruments import CACHE_RESULT, LOGIN_OUTCOME, Instruments
 
 
-def _principal(row: Row[Any]) -> Principal:
+def _principal(row: AnyRow) -> Principal:
     return Principal(user_id=row.id, username=row.username, vendor_id=row.vendor_id, role=row.role)
 
 
@@ -54,7 +54,9 @@ class AuthService:
                 principal = await self._login(username, password, jti=jti, token_ttl=token_ttl)
             except DomainError as error:
                 span.set_attribute(LOGIN_OUTCOME, error.outcome)
-                span.add_event("rule_violation", {"suppliers.rule": type(error).__name__, "message": error.detail})
+                span.add_event(
+                    "rule_violation", {"suppliers.rule": type(error).__name__, "message": error.detail}
+                )
                 self._instruments.logins.add(1, {LOGIN_OUTCOME: error.outcome})
                 raise
             span.set_attribute(LOGIN_OUTCOME, "success")
@@ -98,13 +100,11 @@ class AuthService:
             async with self._sessions() as session, session.begin():
                 await UserRepository(session).revoke(jti, expires_at)
             if self._cache is not None:
-                try:
+                # If Redis misses this write, the database row still revokes the token on every
+                # cache miss; a cached session written before the outage can outlive the logout
+                # by at most the session TTL.
+                with contextlib.suppress(RedisUnavailable):
                     await self._cache.mark_revoked(jti, seconds_left(expires_at))
-                except RedisUnavailable:
-                    # The database row still revokes it; the stale cache entry would not, so the
-                    # session TTL bounds how long a logged-out token could live on in a cache
-                    # that missed this write.
-                    pass
 
     async def _cache_get(self, jti: str) -> tuple[Principal | Revoked | None, str]:
         if self._cache is None:
@@ -121,10 +121,8 @@ class AuthService:
     async def _cache_put(self, jti: str, principal: Principal, ttl: int) -> None:
         if self._cache is None or ttl <= 0:
             return
-        try:
+        with contextlib.suppress(RedisUnavailable):
             await self._cache.put(jti, principal, ttl)
-        except RedisUnavailable:
-            pass
 
 
 def new_token_id() -> str:

@@ -19,7 +19,7 @@ class CsvError(ValueError):
     """A bad row: names the file and line, so it can be fixed where it is."""
 
     def __init__(self, path: Path, line: int, message: str) -> None:
-        super().__init__(f"{path.name}:{line}: {message}")
+        super().__init__(f"{path.name}:{line}: {message}" if line else f"{path.name}: {message}")
         self.path = path
         self.line = line
 
@@ -34,7 +34,9 @@ def _rows(path: Path, header: list[str]) -> Iterator[tuple[int, list[str]]]:
         try:
             first = next(reader, None)
             if first is None or [c.strip().lower() for c in first] != header:
-                raise CsvError(path, 1, f"expected the header {','.join(header)}, found {','.join(first or [])!r}")
+                raise CsvError(
+                    path, 1, f"expected the header {','.join(header)}, found {','.join(first or [])!r}"
+                )
             for row in reader:
                 if not row or not any(cell.strip() for cell in row):
                     continue

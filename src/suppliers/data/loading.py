@@ -44,9 +44,14 @@ async def count_products(connection: Any) -> int:
     return int(await connection.fetchval("SELECT count(*) FROM products"))
 
 
-async def create_demo_users(connection: Any, users: Iterable[tuple[str, uuid.UUID, str]] = DEMO_USERS) -> list[str]:
+async def create_demo_users(
+    connection: Any, users: Iterable[tuple[str, uuid.UUID, str]] = DEMO_USERS
+) -> list[str]:
     """Create or reset the demo users whose vendor exists; the names of those skipped."""
-    existing = {r["id"] for r in await connection.fetch("SELECT id FROM vendors WHERE id = ANY($1)", [u[1] for u in users])}
+    existing = {
+        r["id"]
+        for r in await connection.fetch("SELECT id FROM vendors WHERE id = ANY($1)", [u[1] for u in users])
+    }
     skipped = []
     for username, vendor_id, role in users:
         if vendor_id not in existing and role != "operator":
@@ -56,7 +61,9 @@ async def create_demo_users(connection: Any, users: Iterable[tuple[str, uuid.UUI
             """
             INSERT INTO users (username, password_hash, vendor_id, role) VALUES ($1, $2, $3, $4)
             ON CONFLICT (username) DO UPDATE
-               SET password_hash = EXCLUDED.password_hash, vendor_id = EXCLUDED.vendor_id, role = EXCLUDED.role
+               SET password_hash = EXCLUDED.password_hash,
+                   vendor_id = EXCLUDED.vendor_id,
+                   role = EXCLUDED.role
             """,
             username,
             hash_password(username),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
+
 from suppliers.data import generator
-from suppliers.data.importer import read_products, read_vendors
+from suppliers.data.importer import CsvError, read_products, read_vendors
 from suppliers.data.loading import (
     connect,
     copy_products,
@@ -46,8 +48,14 @@ async def import_csv(database_url: str, *, vendors_csv: Path, products_csv: Path
     try:
         async with connection.transaction():
             await truncate_inventory(connection)
-            await copy_vendors(connection, vendor_rows)
-            await copy_products(connection, product_rows)
+            try:
+                await copy_vendors(connection, vendor_rows)
+            except asyncpg.PostgresError as error:
+                raise CsvError(vendors_csv, 0, f"the database refused its rows: {error}") from None
+            try:
+                await copy_products(connection, product_rows)
+            except asyncpg.PostgresError as error:
+                raise CsvError(products_csv, 0, f"the database refused its rows: {error}") from None
             skipped = await create_demo_users(connection)
         await connection.execute("ANALYZE vendors; ANALYZE products")
         return skipped

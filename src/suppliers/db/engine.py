@@ -10,7 +10,9 @@ from suppliers.settings import ConfigurationError, Settings
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.async_database_url
     if url is None:
-        raise ConfigurationError("DATABASE_URL is not set (the CLI starts an embedded server when it is missing)")
+        raise ConfigurationError(
+            "DATABASE_URL is not set (the CLI starts an embedded server when it is missing)"
+        )
     return create_async_engine(
         url,
         pool_size=settings.db_pool_size,

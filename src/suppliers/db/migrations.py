@@ -15,7 +15,9 @@ def migrations_dir() -> Path:
     for candidate in (Path(__file__).resolve().parents[3] / "migrations", Path.cwd() / "migrations"):
         if (candidate / "env.py").exists():
             return candidate
-    raise FileNotFoundError("cannot find the migrations/ folder (run from the repository or the image's /app)")
+    raise FileNotFoundError(
+        "cannot find the migrations/ folder (run from the repository or the image's /app)"
+    )
 
 
 def alembic_config(database_url: str) -> Config:

@@ -67,7 +67,9 @@ class Product(Base):
         # The default list order; also the tie-breaker that makes pagination stable.
         Index(None, "name", "id"),
         # `?name=` is a substring search: trigram index keeps it off a sequential scan.
-        Index("ix_products_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+        Index(
+            "ix_products_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# Rows and selects of any shape: the repositories return column tuples, not ORM objects.
+AnyRow: TypeAlias = Row[*tuple[Any, ...]]
+AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+
 
 async def fetch_page(
-    session: AsyncSession, query: Select[Any], *, limit: int, offset: int
-) -> tuple[Sequence[Row[Any]], int]:
+    session: AsyncSession, query: AnySelect, *, limit: int, offset: int
+) -> tuple[Sequence[AnyRow], int]:
     """Rows of ``query`` in ``[offset, offset + limit)`` and how many rows match in all.
 
     The total rides along as a window count, so a page costs one round trip; only a page past the

@@ -96,7 +96,9 @@ class EmbeddedPostgres:
         try:
             entry = pwd.getpwnam(SYSTEM_USER)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True, capture_output=True)
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True, capture_output=True
+            )
             entry = pwd.getpwnam(SYSTEM_USER)
         self.data_dir.mkdir(mode=0o700, exist_ok=True)
         os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
@@ -106,7 +108,16 @@ class EmbeddedPostgres:
 
     def _initdb(self) -> None:
         subprocess.run(
-            [str(self._bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+            [
+                str(self._bin / "initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
             check=True,
             capture_output=True,
             **self._run_as,
@@ -126,15 +137,26 @@ class EmbeddedPostgres:
                 **self._run_as,
             )
         if check and done.returncode != 0:
-            tail = (self.data_dir / "server.log")
+            tail = self.data_dir / "server.log"
             hint = tail.read_text()[-2000:] if tail.exists() else ""
             raise RuntimeError(f"pg_ctl {args[0]} failed (exit {done.returncode}); server log:\n{hint}")
         return done
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         done = subprocess.run(
-            [str(self._bin / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-             "-Atqc", sql],
+            [
+                str(self._bin / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-Atqc",
+                sql,
+            ],
             check=True,
             capture_output=True,
             text=True,

@@ -30,9 +30,7 @@ class InsufficientStock(DomainError):
     outcome = "insufficient_stock"
 
     def __init__(self, product_id: uuid.UUID, requested: int, available: int) -> None:
-        super().__init__(
-            f"product {product_id} has {available} units in stock; cannot withdraw {requested}"
-        )
+        super().__init__(f"product {product_id} has {available} units in stock; cannot withdraw {requested}")
         self.product_id = product_id
         self.requested = requested
         self.available = available

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row, func, insert, literal, select, text, update
+from sqlalchemy import func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from suppliers.db.models import Product, Transaction, Vendor
-from suppliers.db.pagination import fetch_page
+from suppliers.db.pagination import AnyRow, fetch_page
 
 # pg_advisory_xact_lock key shared by every resupply, manual or automatic, in every replica.
 RESUPPLY_LOCK_KEY = 0x5E5_0001
@@ -32,13 +31,13 @@ class VendorRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, vendor_id: uuid.UUID) -> Row[Any] | None:
+    async def get(self, vendor_id: uuid.UUID) -> AnyRow | None:
         query = select(Vendor.id, Vendor.qualification).where(Vendor.id == vendor_id)
         return (await self._session.execute(query)).first()
 
     async def page(
         self, *, qualification: str | None, limit: int, offset: int
-    ) -> tuple[Sequence[Row[Any]], int]:
+    ) -> tuple[Sequence[AnyRow], int]:
         query = select(Vendor.id, Vendor.qualification).order_by(Vendor.id)
         if qualification is not None:
             query = query.where(Vendor.qualification == qualification)
@@ -49,8 +48,10 @@ class ProductRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def get(self, product_id: uuid.UUID) -> Row[Any] | None:
-        return (await self._session.execute(select(*_PRODUCT_COLUMNS).where(Product.id == product_id))).first()
+    async def get(self, product_id: uuid.UUID) -> AnyRow | None:
+        return (
+            await self._session.execute(select(*_PRODUCT_COLUMNS).where(Product.id == product_id))
+        ).first()
 
     async def page(
         self,
@@ -60,7 +61,7 @@ class ProductRepository:
         name: str | None,
         limit: int,
         offset: int,
-    ) -> tuple[Sequence[Row[Any]], int]:
+    ) -> tuple[Sequence[AnyRow], int]:
         query = select(*_PRODUCT_COLUMNS).order_by(Product.name, Product.id)
         if below is not None:
             query = query.where(Product.quantity < below)
@@ -111,9 +112,13 @@ class ProductRepository:
     async def lock_resupply(self, *, wait: bool) -> bool:
         """Take the cluster-wide resupply lock for this database transaction."""
         if wait:
-            await self._session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RESUPPLY_LOCK_KEY})
+            await self._session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": RESUPPLY_LOCK_KEY}
+            )
             return True
-        got = await self._session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RESUPPLY_LOCK_KEY})
+        got = await self._session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RESUPPLY_LOCK_KEY}
+        )
         return bool(got)
 
     async def resupply_below(
@@ -164,21 +169,29 @@ class TransactionRepository:
         statement = (
             pg_insert(Transaction)
             .values(
-                id=transaction_id, product_id=product_id, vendor_id=vendor_id, action=action, quantity=quantity
+                id=transaction_id,
+                product_id=product_id,
+                vendor_id=vendor_id,
+                action=action,
+                quantity=quantity,
             )
             .on_conflict_do_nothing(index_elements=[Transaction.id, Transaction.product_id])
             .returning(Transaction.transaction_date)
         )
         return (await self._session.execute(statement)).scalar_one_or_none()
 
-    async def get_line(self, transaction_id: uuid.UUID, product_id: uuid.UUID) -> Row[Any] | None:
+    async def get_line(self, transaction_id: uuid.UUID, product_id: uuid.UUID) -> AnyRow | None:
         query = select(*_TRANSACTION_COLUMNS).where(
             Transaction.id == transaction_id, Transaction.product_id == product_id
         )
         return (await self._session.execute(query)).first()
 
-    async def lines(self, transaction_id: uuid.UUID) -> Sequence[Row[Any]]:
-        query = select(*_TRANSACTION_COLUMNS).where(Transaction.id == transaction_id).order_by(Transaction.product_id)
+    async def lines(self, transaction_id: uuid.UUID) -> Sequence[AnyRow]:
+        query = (
+            select(*_TRANSACTION_COLUMNS)
+            .where(Transaction.id == transaction_id)
+            .order_by(Transaction.product_id)
+        )
         return (await self._session.execute(query)).all()
 
     async def page(
@@ -191,7 +204,7 @@ class TransactionRepository:
         until: datetime | None,
         limit: int,
         offset: int,
-    ) -> tuple[Sequence[Row[Any]], int]:
+    ) -> tuple[Sequence[AnyRow], int]:
         query = select(*_TRANSACTION_COLUMNS).order_by(
             Transaction.transaction_date.desc(), Transaction.id, Transaction.product_id
         )

@@ -6,14 +6,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
-from sqlalchemy import Row
+from opentelemetry.util.types import AttributeValue
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from suppliers.auth.principal import Principal
+from suppliers.db.pagination import AnyRow
 from suppliers.errors import DomainError
 from suppliers.inventory.errors import (
     Forbidden,
@@ -52,11 +52,11 @@ class Recorded:
     replayed: bool
 
 
-def _vendor(row: Row[Any]) -> VendorOut:
+def _vendor(row: AnyRow) -> VendorOut:
     return VendorOut(id=row.id, qualification=row.qualification)
 
 
-def _product(row: Row[Any]) -> ProductOut:
+def _product(row: AnyRow) -> ProductOut:
     return ProductOut(
         id=row.id,
         name=row.name,
@@ -66,7 +66,7 @@ def _product(row: Row[Any]) -> ProductOut:
     )
 
 
-def _transaction(row: Row[Any]) -> TransactionOut:
+def _transaction(row: AnyRow) -> TransactionOut:
     return TransactionOut(
         id=row.id,
         product_id=row.product_id,
@@ -168,7 +168,7 @@ class StockService:
     async def record(self, principal: Principal, request: TransactionIn) -> Recorded:
         """Apply one stock movement, or replay it if this ``(id, product_id)`` was already applied."""
         span_name = "inventory.withdraw" if request.action == "withdrawal" else "inventory.add"
-        attributes = {
+        attributes: dict[str, AttributeValue] = {
             "suppliers.product.id": str(request.product_id),
             "suppliers.vendor.id": str(request.vendor_id),
             ACTION: request.action,
@@ -272,7 +272,9 @@ class StockService:
             )
         return Recorded(transaction=_transaction(existing), replayed=True)
 
-    async def resupply(self, *, vendor_id: uuid.UUID | None, trigger: str, wait: bool = True) -> ResupplyOut | None:
+    async def resupply(
+        self, *, vendor_id: uuid.UUID | None, trigger: str, wait: bool = True
+    ) -> ResupplyOut | None:
         """Raise every product under the threshold, as one 'addition' transaction over all of them.
 
         Every resupply takes the same advisory lock, so two runs (a PUT and the scheduled job, or two
@@ -280,7 +282,8 @@ class StockService:
         returns None at once: somebody else is already resupplying.
         """
         with self._tracer.start_as_current_span(
-            "inventory.resupply", attributes={TRIGGER: trigger, "suppliers.resupply.threshold": self._rules.resupply_threshold}
+            "inventory.resupply",
+            attributes={TRIGGER: trigger, "suppliers.resupply.threshold": self._rules.resupply_threshold},
         ) as span:
             transaction_id = uuid.uuid4()
             async with self._session.begin():
@@ -317,7 +320,11 @@ def _refused(span: Span, error: DomainError) -> None:
     span.set_attribute(OUTCOME, error.outcome)
     span.add_event(
         "rule_violation",
-        {"suppliers.rule": type(error).__name__, "http.response.status_code": error.status, "message": error.detail},
+        {
+            "suppliers.rule": type(error).__name__,
+            "http.response.status_code": error.status,
+            "message": error.detail,
+        },
     )
     if error.status >= 500:  # pragma: no cover - no rule maps to 5xx today
         span.set_status(Status(StatusCode.ERROR, error.detail))

@@ -60,7 +60,9 @@ class StockWatcher:
         # An empty context makes each run a root span: it is not part of the request that poked it.
         token = otel_context.attach(otel_context.Context())
         try:
-            with self._tracer.start_as_current_span("inventory.stock_watch", attributes={"suppliers.resupply.trigger": trigger}):
+            with self._tracer.start_as_current_span(
+                "inventory.stock_watch", attributes={"suppliers.resupply.trigger": trigger}
+            ):
                 async with self._sessions() as session:
                     service = self._make_service(session)
                     if self._resupply:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Annotated, Any
 
 import msgspec
@@ -35,13 +35,15 @@ class TokenOut(msgspec.Struct):
     expires_in: int
 
 
-async def retrieve_principal(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+async def retrieve_principal(
+    token: Token, connection: ASGIConnection[Any, Any, Any, Any]
+) -> Principal | None:
     # Revocation is checked here, in the same cache read as the user, rather than in a separate
     # revoked_token_handler: that would cost a second Redis round trip on every request.
     if not token.jti:
         return None
     return await context_of(connection.app.state).auth.principal_for(
-        username=token.sub, jti=token.jti, expires_at=token.exp
+        username=token.sub, jti=str(token.jti), expires_at=token.exp
     )
 
 
@@ -78,8 +80,10 @@ class LoginController(Controller):
         jti = new_token_id()
         principal = await ctx.auth.login(data.username, data.password, jti=jti, token_ttl=ttl)
         bearer: OAuth2PasswordBearerAuth[Principal, Token] = request.app.state.bearer_auth
-        token = bearer.create_token(identifier=principal.username, token_expiration=ttl, token_unique_jwt_id=jti)
-        return TokenOut(access_token=token, token_type="bearer", expires_in=int(ttl.total_seconds()))
+        token = bearer.create_token(
+            identifier=principal.username, token_expiration=ttl, token_unique_jwt_id=jti
+        )
+        return TokenOut(access_token=token, token_type="bearer", expires_in=int(ttl.total_seconds()))  # noqa: S106
 
     @post(
         "/logout",
@@ -91,6 +95,4 @@ class LoginController(Controller):
     async def logout(self, request: Request[Principal, Token, Any]) -> None:
         token = request.auth
         expires_at = token.exp if token.exp.tzinfo else token.exp.replace(tzinfo=UTC)
-        await context_of(request.app.state).auth.logout(jti=token.jti or "", expires_at=expires_at)
-
-
+        await context_of(request.app.state).auth.logout(jti=str(token.jti or ""), expires_at=expires_at)

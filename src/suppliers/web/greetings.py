@@ -11,7 +11,10 @@ from litestar import Request, get
 from litestar.params import QueryParameter
 
 from suppliers.web.dependencies import context_of
+from suppliers.web.params import NON_NEGATIVE
 from suppliers.web.problems import problems
+
+MAX_FORCED_DELAY = 5
 
 
 class Message(msgspec.Struct):
@@ -26,13 +29,18 @@ async def root() -> Message:
 @get(
     "/hello",
     summary="Hello, after a random delay",
-    description="Waits 0 to the configured maximum seconds (without blocking the server), or `delay` seconds.",
+    description="Waits 0 to the configured maximum seconds without blocking the server, or `delay` seconds.",
     tags=["greetings"],
     responses=problems(422),
 )
 async def hello(
     request: Request[Any, Any, Any],
-    delay: Annotated[float | None, QueryParameter(ge=0, le=60, description="Force this delay, in seconds")] = None,
+    delay: Annotated[
+        float | None,
+        QueryParameter(
+            ge=0, le=MAX_FORCED_DELAY, schema_extra=NON_NEGATIVE, description="Force this delay, in seconds"
+        ),
+    ] = None,
 ) -> str:
     if delay is None:
         delay = random.uniform(0, context_of(request.app.state).settings.hello_max_delay_seconds)

@@ -20,7 +20,9 @@ class Health(msgspec.Struct):
     checks: dict[str, CheckState]
 
 
-_UNAVAILABLE = ResponseSpec(data_container=Health, description="PostgreSQL is unreachable", generate_examples=False)
+_UNAVAILABLE = ResponseSpec(
+    data_container=Health, description="PostgreSQL is unreachable", generate_examples=False
+)
 
 
 class HealthController(Controller):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
+from litestar.exceptions import ValidationException
 from litestar.params import Body, PathParameter, QueryParameter
 
 from suppliers.auth.principal import Principal
@@ -25,12 +26,32 @@ from suppliers.inventory.schemas import (
     VendorPage,
 )
 from suppliers.inventory.services import CatalogService, StockService
-from suppliers.web.params import Limit, Offset
+from suppliers.web.params import NON_NEGATIVE, Limit, Offset
 from suppliers.web.problems import problems
 
 AuthedRequest = Request[Principal, Any, Any]
 # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
 SEARCH_PATTERN = r"^[^\x00]*$"
+
+
+# Instants are parsed here rather than by the framework, which would also take a bare number as a
+# Unix timestamp: the schema promises an RFC 3339 date-time and nothing else.
+INSTANT = {"format": "date-time"}
+
+
+def parse_instant(name: str, raw: str | None) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(raw)
+    except ValueError:
+        instant = None
+    if instant is None or "T" not in raw.upper():
+        raise ValidationException(
+            f"{name}: expected an RFC 3339 date-time such as 2026-01-31T12:00:00Z",
+            extra=[{"key": name, "message": "expected an RFC 3339 date-time such as 2026-01-31T12:00:00Z"}],
+        )
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 class VendorController(Controller):
@@ -65,14 +86,22 @@ class ProductController(Controller):
         self,
         catalog: NamedDependency[CatalogService],
         below: Annotated[
-            int | None, QueryParameter(ge=0, le=2**31 - 1, description="Only products with fewer units in stock")
+            int | None,
+            QueryParameter(
+                ge=0,
+                le=2**31 - 1,
+                schema_extra=NON_NEGATIVE,
+                description="Only products with fewer units in stock",
+            ),
         ] = None,
         required_qualification: Annotated[
             Qualification | None, QueryParameter(description="Only products requiring this grade")
         ] = None,
         name: Annotated[
             str | None,
-            QueryParameter(max_length=255, pattern=SEARCH_PATTERN, description="Case-insensitive substring of the name"),
+            QueryParameter(
+                max_length=255, pattern=SEARCH_PATTERN, description="Case-insensitive substring of the name"
+            ),
         ] = None,
         limit: Limit = 100,
         offset: Offset = 0,
@@ -112,11 +141,20 @@ class TransactionController(Controller):
     async def list_transactions(
         self,
         catalog: NamedDependency[CatalogService],
-        vendor_id: Annotated[uuid.UUID | None, QueryParameter(description="Only lines by this vendor")] = None,
-        product_id: Annotated[uuid.UUID | None, QueryParameter(description="Only lines of this product")] = None,
+        vendor_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="Only lines by this vendor")
+        ] = None,
+        product_id: Annotated[
+            uuid.UUID | None, QueryParameter(description="Only lines of this product")
+        ] = None,
         action: Annotated[Action | None, QueryParameter(description="Only this action")] = None,
-        since: Annotated[datetime | None, QueryParameter(description="From this instant (inclusive, ISO 8601)")] = None,
-        until: Annotated[datetime | None, QueryParameter(description="Before this instant (ISO 8601)")] = None,
+        since: Annotated[
+            str | None,
+            QueryParameter(description="From this instant, inclusive (RFC 3339)", schema_extra=INSTANT),
+        ] = None,
+        until: Annotated[
+            str | None, QueryParameter(description="Before this instant (RFC 3339)", schema_extra=INSTANT)
+        ] = None,
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> TransactionPage:
@@ -124,13 +162,17 @@ class TransactionController(Controller):
             vendor_id=vendor_id,
             product_id=product_id,
             action=action,
-            since=since,
-            until=until,
+            since=parse_instant("since", since),
+            until=parse_instant("until", until),
             limit=limit,
             offset=offset,
         )
 
-    @get("/{transaction_id:uuid}", summary="Every product line of a transaction", responses=problems(401, 404, 422))
+    @get(
+        "/{transaction_id:uuid}",
+        summary="Every product line of a transaction",
+        responses=problems(401, 404, 422),
+    )
     async def get_transaction(
         self, catalog: NamedDependency[CatalogService], transaction_id: Annotated[uuid.UUID, PathParameter()]
     ) -> TransactionDetail:

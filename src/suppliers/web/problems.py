@@ -10,9 +10,9 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPI, Operation, PathItem
-from litestar.openapi.spec import OpenAPIResponse
+from litestar.openapi.spec import OpenAPI, OpenAPIResponse, Operation, PathItem
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy import exc as sa_exc
 
 from suppliers.errors import DomainError
 
@@ -75,7 +75,9 @@ def _domain_error(request: Request[Any, Any, Any], error: DomainError) -> Respon
 
 def _validation_error(request: Request[Any, Any, Any], error: ValidationException) -> Response[ProblemDetail]:
     params = [
-        InvalidParam(name=str(item.get("key") or item.get("source") or "body"), reason=str(item.get("message")))
+        InvalidParam(
+            name=str(item.get("key") or item.get("source") or "body"), reason=str(item.get("message"))
+        )
         for item in (error.extra if isinstance(error.extra, list) else [])
         if isinstance(item, dict)
     ]
@@ -104,6 +106,17 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     return problem_response(request, status=status, title=phrase, detail=detail, headers=headers)
 
 
+def _database_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[ProblemDetail]:
+    _log.warning("database unavailable on %s %s: %s", request.method, request.url.path, error)
+    return problem_response(
+        request,
+        status=503,
+        title="Service Unavailable",
+        detail="the database cannot be reached right now; try again shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
 def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[ProblemDetail]:
     _log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return problem_response(
@@ -124,6 +137,11 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
+    # Connection-level failures only: a query error is a bug and stays a 500.
+    sa_exc.OperationalError: _database_unavailable,
+    sa_exc.InterfaceError: _database_unavailable,
+    sa_exc.TimeoutError: _database_unavailable,
+    ConnectionError: _database_unavailable,
     Exception: _unexpected,
 }
 
@@ -162,5 +180,3 @@ def document_validation_as_422(openapi: OpenAPI, problem_422: OpenAPIResponse) -
                 continue
             if operation.responses.pop("400", None) is not None:
                 operation.responses.setdefault("422", problem_422)
-
-

@@ -1,0 +1,113 @@
+"""Login, the Redis session cache with its database fallback, logout, and the login rate limit."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+import httpx
+import jwt
+import pytest
+import redis.asyncio as aioredis
+
+from tests.conftest import MakeUser, MakeVendor, login
+
+
+async def test_login_returns_a_bearer_token(client: httpx.AsyncClient) -> None:
+    response = await client.post("/login/token", data={"username": "b", "password": "b"})
+    assert response.status_code == 200
+    token = response.json()
+    assert token["token_type"] == "bearer" and token["expires_in"] == 3600
+    claims = jwt.decode(token["access_token"], options={"verify_signature": False})
+    assert claims["sub"] == "b" and claims["jti"]
+
+
+@pytest.mark.parametrize(("username", "password"), [("b", "wrong"), ("nobody-" + uuid.uuid4().hex[:6], "x")])
+async def test_wrong_credentials_are_401(client: httpx.AsyncClient, username: str, password: str) -> None:
+    response = await client.post("/login/token", data={"username": username, "password": password})
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_login_form_must_be_complete(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/login/token", data={"username": "b"})).status_code == 422
+    assert (await client.post("/login/token", json={"username": "b", "password": "b"})).status_code in {
+        415,
+        422,
+    }
+
+
+async def test_the_signed_in_user_is_cached_in_redis_with_a_ttl(
+    client: httpx.AsyncClient, redis_url: str
+) -> None:
+    token = (await client.post("/login/token", data={"username": "c", "password": "c"})).json()[
+        "access_token"
+    ]
+    jti = jwt.decode(token, options={"verify_signature": False})["jti"]
+    cache = aioredis.from_url(redis_url)
+    try:
+        key = f"suppliers:session:{jti}"
+        assert b'"username":"c"' in await cache.get(key)
+        assert 0 < await cache.ttl(key) <= 300
+        # A miss falls back to the database and fills the cache again.
+        await cache.delete(key)
+        response = await client.get(
+            "/vendors", params={"limit": 1}, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 200
+        assert await cache.exists(key)
+    finally:
+        await cache.aclose()
+
+
+async def test_logout_revokes_the_token_even_after_the_cache_forgets(
+    client: httpx.AsyncClient, redis_url: str
+) -> None:
+    headers = await login(client, "d")
+    assert (await client.get("/vendors", headers=headers)).status_code == 200
+    assert (await client.post("/login/logout", headers=headers)).status_code == 204
+    assert (await client.get("/vendors", headers=headers)).status_code == 401
+    cache = aioredis.from_url(redis_url)
+    try:
+        await cache.flushdb()  # the database still knows the token is revoked
+    finally:
+        await cache.aclose()
+    assert (await client.get("/vendors", headers=headers)).status_code == 401
+    assert (await client.get("/vendors", headers=await login(client, "d"))).status_code == 200
+
+
+async def test_forged_or_garbage_tokens_are_401(client: httpx.AsyncClient) -> None:
+    forged = jwt.encode({"sub": "a", "jti": "x", "exp": 4102444800}, "not-the-secret-" * 4, algorithm="HS256")
+    for value in (f"Bearer {forged}", "Bearer garbage", "Basic YTph", "Bearer"):
+        assert (await client.get("/vendors", headers={"Authorization": value})).status_code == 401
+
+
+async def test_brute_force_is_rate_limited(
+    client: httpx.AsyncClient, make_vendor: MakeVendor, make_user: MakeUser
+) -> None:
+    username = await make_user(await make_vendor("C"))
+    statuses = [
+        (await client.post("/login/token", data={"username": username, "password": "guess"})).status_code
+        for _ in range(7)
+    ]
+    assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429]
+    blocked = await client.post("/login/token", data={"username": username, "password": username})
+    assert blocked.status_code == 429  # even the right password waits out the window
+    assert int(blocked.headers["retry-after"]) > 0
+
+
+async def test_a_deleted_user_loses_access_on_the_next_cache_miss(
+    client: httpx.AsyncClient, make_vendor: MakeVendor, make_user: MakeUser, db: asyncpg.Pool, redis_url: str
+) -> None:
+    username = await make_user(await make_vendor("B"))
+    headers = await login(client, username)
+    await db.execute("DELETE FROM users WHERE username = $1", username)
+    cache = aioredis.from_url(redis_url)
+    try:
+        token = headers["Authorization"].split()[1]
+        await cache.delete(
+            f"suppliers:session:{jwt.decode(token, options={'verify_signature': False})['jti']}"
+        )
+    finally:
+        await cache.aclose()
+    assert (await client.get("/vendors", headers=headers)).status_code == 401

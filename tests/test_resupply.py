@@ -1,0 +1,155 @@
+"""Manual resupply (PUT /products/quantity) and the automatic job with its advisory lock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import httpx
+from opentelemetry.trace import NoOpTracerProvider
+
+from suppliers.db.engine import create_engine, create_session_factory
+from suppliers.inventory.services import StockRules, StockService
+from suppliers.inventory.stock_watch import StockWatcher
+from suppliers.settings import Settings
+from suppliers.telemetry.instruments import noop_instruments
+from tests.conftest import MakeProduct, login
+
+
+async def test_put_resupplies_every_low_product_in_one_transaction(
+    client: httpx.AsyncClient, make_product: MakeProduct, db: asyncpg.Pool
+) -> None:
+    headers = await login(client, "b")
+    low = [await make_product(quantity=q) for q in (0, 10, 49)]
+    high = await make_product(quantity=50)
+    response = await client.put("/products/quantity", headers=headers)
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert set(map(str, low)) <= set(result["product_ids"]) and str(high) not in result["product_ids"]
+    assert result["count"] == len(result["product_ids"])
+    assert {await db.fetchval("SELECT quantity FROM products WHERE id = $1", p) for p in low} == {50, 60, 99}
+    lines = await db.fetch("SELECT * FROM transactions WHERE id = $1", uuid.UUID(result["transaction_id"]))
+    assert len(lines) == result["count"]
+    assert {line["action"] for line in lines} == {"addition"} and {line["quantity"] for line in lines} == {50}
+    assert {str(line["vendor_id"]) for line in lines} == {"306c68cb-164e-48ab-bae1-1f4340b2548c"}
+    # Nothing left to resupply: still a 200, with zero products.
+    again = (await client.put("/products/quantity", headers=headers)).json()
+    assert again == {"transaction_id": None, "count": 0, "product_ids": []}
+
+
+async def test_concurrent_resupplies_raise_each_product_once(
+    api: object, make_product: MakeProduct, db: asyncpg.Pool
+) -> None:
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=60) as http:  # type: ignore[attr-defined]
+        headers = await login(http, "a")
+        products = [await make_product(quantity=5) for _ in range(5)]
+        results = await asyncio.gather(*(http.put("/products/quantity", headers=headers) for _ in range(6)))
+    assert {r.status_code for r in results} == {200}
+    assert sum(r.json()["count"] for r in results) >= len(products)
+    assert {await db.fetchval("SELECT quantity FROM products WHERE id = $1", p) for p in products} == {55}
+
+
+def _watcher(settings: Settings, *, resupply: bool = True) -> tuple[StockWatcher, object]:
+    engine = create_engine(settings)
+    sessions = create_session_factory(engine)
+    tracer = NoOpTracerProvider().get_tracer("test")
+    rules = StockRules(
+        resupply_threshold=settings.resupply_threshold, resupply_amount=settings.resupply_amount
+    )
+    watcher = StockWatcher(
+        session_factory=sessions,
+        make_service=lambda s: StockService(s, rules=rules, tracer=tracer, instruments=noop_instruments()),
+        tracer=tracer,
+        interval_seconds=0.2,
+        resupply=resupply,
+    )
+    return watcher, engine
+
+
+async def test_automatic_resupply_records_a_system_transaction(
+    database_url: str, make_product: MakeProduct, db: asyncpg.Pool
+) -> None:
+    product = await make_product(quantity=3)
+    watcher, engine = _watcher(Settings(database_url=database_url))
+    try:
+        await watcher.run_once("scheduled")
+    finally:
+        await engine.dispose()  # type: ignore[attr-defined]
+    assert await db.fetchval("SELECT quantity FROM products WHERE id = $1", product) == 53
+    line = await db.fetchrow("SELECT * FROM transactions WHERE product_id = $1", product)
+    assert line["vendor_id"] is None and line["action"] == "addition"  # made by the system itself
+    assert watcher.low_stock == 0
+
+
+async def test_the_job_skips_while_another_replica_holds_the_lock(
+    database_url: str, make_product: MakeProduct, db: asyncpg.Pool
+) -> None:
+    product = await make_product(quantity=1)
+    watcher, engine = _watcher(Settings(database_url=database_url))
+    async with db.acquire() as other_replica, other_replica.transaction():
+        await other_replica.execute("SELECT pg_advisory_xact_lock($1)", 0x5E5_0001)
+        try:
+            await asyncio.wait_for(watcher.run_once("scheduled"), timeout=10)
+        finally:
+            await engine.dispose()  # type: ignore[attr-defined]
+    assert await db.fetchval("SELECT quantity FROM products WHERE id = $1", product) == 1
+
+
+async def test_turned_off_it_only_measures_low_stock(
+    database_url: str, make_product: MakeProduct, db: asyncpg.Pool
+) -> None:
+    product = await make_product(quantity=2)
+    watcher, engine = _watcher(Settings(database_url=database_url), resupply=False)
+    try:
+        await watcher.run_once("scheduled")
+    finally:
+        await engine.dispose()  # type: ignore[attr-defined]
+    assert await db.fetchval("SELECT quantity FROM products WHERE id = $1", product) == 2
+    assert watcher.low_stock == await db.fetchval("SELECT count(*) FROM products WHERE quantity < 50")
+    await db.execute("UPDATE products SET quantity = 100 WHERE id = $1", product)
+
+
+async def test_a_withdrawal_crossing_the_threshold_wakes_the_job(
+    database_url: str,
+    redis_url: str,
+    make_vendor: object,
+    make_product: MakeProduct,
+    db: asyncpg.Pool,
+    tmp_path: object,
+) -> None:
+    from tests.servers import ApiProcess
+
+    # A long interval: only the threshold crossing can explain a resupply within the wait below.
+    process = ApiProcess(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SUPPLIERS_AUTO_RESUPPLY": "true",
+            "SUPPLIERS_AUTO_RESUPPLY_INTERVAL_SECONDS": "3600",
+        },
+        log_path=tmp_path / "api.log",  # type: ignore[operator]
+    ).start()
+    try:
+        vendor = await make_vendor("A")  # type: ignore[operator]
+        product = await make_product(quantity=51)
+        async with httpx.AsyncClient(base_url=process.base_url, timeout=30) as http:
+            headers = await login(http, "a")
+            response = await http.post(
+                "/transactions",
+                json={
+                    "product_id": str(product),
+                    "vendor_id": str(vendor),
+                    "action": "withdrawal",
+                    "quantity": 2,
+                },
+                headers=headers,
+            )
+            assert response.status_code == 201
+        for _ in range(100):
+            if await db.fetchval("SELECT quantity FROM products WHERE id = $1", product) == 99:
+                break
+            await asyncio.sleep(0.1)
+        assert await db.fetchval("SELECT quantity FROM products WHERE id = $1", product) == 99
+    finally:
+        process.stop()

@@ -18,6 +18,7 @@ from suppliers.settings import ConfigurationError, Settings
 
 EMBEDDED_PG_PORT = 55432
 EMBEDDED_REDIS_PORT = 56379
+SAMPLE_VENDORS, SAMPLE_PRODUCTS, SAMPLE_SEED = 1000, 10_000, 42
 
 
 @contextlib.contextmanager
@@ -66,7 +67,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         url = _database_url(live)
         upgrade(url)
         if not args.no_seed:
-            if asyncio.run(seed_if_empty(url, vendors=1000, products=10_000, seed=42)):
+            sample = {"vendors": SAMPLE_VENDORS, "products": SAMPLE_PRODUCTS, "seed": SAMPLE_SEED}
+            if asyncio.run(seed_if_empty(url, **sample)):
                 _say("loaded sample data: 1,000 vendors, 10,000 products")
             asyncio.run(ensure_demo_users(url))
         _say(f"API on http://{live.host}:{live.port}  -  docs at http://{live.host}:{live.port}/docs")
@@ -140,6 +142,12 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> None:
     _say("demo users a … z ready" + (f" (skipped, no vendor: {', '.join(skipped)})" if skipped else ""))
 
 
+def _add_size_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--vendors", type=int, default=SAMPLE_VENDORS, help="vendors to generate")
+    parser.add_argument("--products", type=int, default=SAMPLE_PRODUCTS, help="products to generate")
+    parser.add_argument("--seed", type=int, default=SAMPLE_SEED, help="same seed, same rows")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="suppliers", description=__doc__.splitlines()[0] if __doc__ else None
@@ -159,9 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="sample data").add_subparsers(dest="data_command", required=True)
     gen = data.add_parser("generate", help="replace the inventory with deterministic sample data (COPY)")
-    gen.add_argument("--vendors", type=int, default=1000)
-    gen.add_argument("--products", type=int, default=10_000)
-    gen.add_argument("--seed", type=int, default=42)
+    _add_size_options(gen)
     gen.set_defaults(run=cmd_generate)
     imp = data.add_parser("import", help="replace the inventory with the old demo's CSV files")
     imp.add_argument("--vendors", required=True, help="vendors.csv (id,qualification)")
@@ -171,9 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(run=cmd_import)
 
     seed = commands.add_parser("seed", help="migrate, generate sample data if empty, create demo users")
-    seed.add_argument("--vendors", type=int, default=1000)
-    seed.add_argument("--products", type=int, default=10_000)
-    seed.add_argument("--seed", type=int, default=42)
+    _add_size_options(seed)
     seed.set_defaults(run=cmd_seed)
 
     users = commands.add_parser("users", help="create or reset the demo users a … z")

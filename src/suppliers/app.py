@@ -18,7 +18,7 @@ from suppliers.auth.service import AuthService
 from suppliers.auth.session_cache import SessionCache
 from suppliers.context import AppContext
 from suppliers.db.engine import create_engine, create_session_factory
-from suppliers.inventory.services import StockRules
+from suppliers.inventory.services import StockRules, StockService
 from suppliers.inventory.stock_watch import StockWatcher
 from suppliers.settings import Settings
 from suppliers.telemetry.setup import Telemetry
@@ -59,10 +59,12 @@ def build_context(settings: Settings, telemetry: Telemetry) -> AppContext:
     rules = StockRules(
         resupply_threshold=settings.resupply_threshold, resupply_amount=settings.resupply_amount
     )
-    holder: list[AppContext] = []
+    # The job's own runs never withdraw, so its services need no low-stock callback.
     watcher = StockWatcher(
         session_factory=session_factory,
-        make_service=lambda session: holder[0].stock_service(session),
+        make_service=lambda session: StockService(
+            session, rules=rules, tracer=tracer, instruments=instruments
+        ),
         tracer=tracer,
         interval_seconds=settings.auto_resupply_interval_seconds,
         resupply=settings.auto_resupply,
@@ -79,7 +81,6 @@ def build_context(settings: Settings, telemetry: Telemetry) -> AppContext:
         tracer=tracer,
         instruments=instruments,
     )
-    holder.append(ctx)
     instruments.observe_low_stock(lambda: watcher.low_stock)
     return ctx
 

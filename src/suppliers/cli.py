@@ -201,9 +201,12 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as error:
         from suppliers.data.importer import CsvError
+        from suppliers.embedded.postgres import EmbeddedServerError
 
         if isinstance(error, CsvError):
             sys.exit(f"suppliers: import refused, database unchanged: {error}")
+        if isinstance(error, EmbeddedServerError):
+            sys.exit(f"suppliers: cannot start an embedded server: {error}")
         raise
 
 

@@ -47,6 +47,19 @@ def _open_path_for_others(path: Path) -> None:
             ancestor.chmod(mode | stat.S_IXOTH | stat.S_IROTH)
 
 
+class EmbeddedServerError(RuntimeError):
+    """An embedded server cannot start; the message says why in one line."""
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, port: int | None = None, database: str = "suppliers") -> None:
         self.data_dir = data_dir.resolve()
@@ -70,6 +83,11 @@ class EmbeddedPostgres:
         if self._pg_ctl("status", check=False).returncode == 0:
             # Left running by a process that was killed: stop it so we own the one we start.
             self._pg_ctl("stop", "-m", "fast", "-w")
+        if not port_is_free(self.port):
+            raise EmbeddedServerError(
+                f"port {self.port} is already in use (another embedded PostgreSQL from a different folder?); "
+                "stop it or set DATABASE_URL"
+            )
         log = self.data_dir / "server.log"
         self._pg_ctl(
             "start",

@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from suppliers.embedded.postgres import free_port
+from suppliers.embedded.postgres import EmbeddedServerError, free_port, port_is_free
 
 
 def _server_binary() -> Path:
@@ -32,6 +32,10 @@ class EmbeddedRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> str:
+        if not port_is_free(self.port):
+            raise EmbeddedServerError(
+                f"port {self.port} is already in use (another embedded Redis?); stop it or set REDIS_URL"
+            )
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "redis.log", "ab")  # noqa: SIM115 - handed to the child for its lifetime
         # Sessions and login counters are a cache: no persistence to manage or to corrupt on a kill.

@@ -55,8 +55,18 @@ def _database_url(settings: Settings) -> str:
     return settings.database_url
 
 
+def _sigterm_as_interrupt(*_: object) -> None:
+    # uvicorn re-raises the signal it stopped on once it has shut down; as KeyboardInterrupt it
+    # unwinds through `servers()`, which then stops the embedded servers instead of orphaning them.
+    raise KeyboardInterrupt
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    import signal
+
     import uvicorn
+
+    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
     from suppliers.app import create_app
     from suppliers.data.seeding import ensure_demo_users, seed_if_empty

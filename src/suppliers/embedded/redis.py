@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -31,7 +33,26 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    @property
+    def _pidfile(self) -> Path:
+        return self.data_dir / "redis.pid"
+
+    def _stop_leftover(self) -> None:
+        """Stop a server that a killed run of ours left behind (its pid file is in our folder)."""
+        try:
+            pid = int(self._pidfile.read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        if b"redis-server" in cmdline:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.05)
+
     def start(self) -> str:
+        self._stop_leftover()
         if not port_is_free(self.port):
             raise EmbeddedServerError(
                 f"port {self.port} is already in use (another embedded Redis?); stop it or set REDIS_URL"

@@ -81,6 +81,8 @@ class EmbeddedRedis:
             stdin=subprocess.DEVNULL,
         )
         log.close()
+        # Written by us: Redis 6.2 writes no pid file when it is not daemonized.
+        self._pidfile.write_text(str(self._process.pid))
         self._wait_until_listening()
         return self.url
 

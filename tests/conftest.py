@@ -11,7 +11,6 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import asyncpg
 import httpx
@@ -171,7 +170,3 @@ async def operator(client: httpx.AsyncClient) -> dict[str, str]:
 
 async def stock_of(db: asyncpg.Pool, product_id: uuid.UUID) -> int:
     return int(await db.fetchval("SELECT quantity FROM products WHERE id = $1", product_id))
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]

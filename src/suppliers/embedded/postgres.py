@@ -75,10 +75,6 @@ class EmbeddedPostgres:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{self.database}"
 
-    @property
-    def bin_dir(self) -> Path:
-        return self._bin
-
     def start(self) -> str:
         self._prepare_user()
         if not (self.data_dir / "PG_VERSION").exists():

@@ -110,7 +110,3 @@ class EmbeddedRedis:
             self._process.kill()
             self._process.wait()
         self._process = None
-
-    @property
-    def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None

@@ -21,12 +21,15 @@ from suppliers.db.engine import create_engine, create_session_factory
 from suppliers.inventory.services import StockRules, StockService
 from suppliers.inventory.stock_watch import StockWatcher
 from suppliers.settings import Settings
+from suppliers.telemetry.access_log import AccessLogMiddleware
+from suppliers.telemetry.logs import configure_console
 from suppliers.telemetry.setup import Telemetry
 from suppliers.web.auth import LoginController, build_bearer_auth
 from suppliers.web.dependencies import DEPENDENCIES
 from suppliers.web.greetings import hello, root
 from suppliers.web.health import HealthController
 from suppliers.web.inventory import ProductController, TransactionController, VendorController
+from suppliers.web.playground import PlaygroundController
 from suppliers.web.problems import EXCEPTION_HANDLERS, document_validation_as_422
 
 
@@ -93,7 +96,9 @@ async def docs() -> Redirect:
 def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     telemetry = telemetry or Telemetry.from_settings(settings)
+    configure_console(settings.log_level)
     ctx = build_context(settings, telemetry)
+    telemetry.instrument(ctx)
     bearer = build_bearer_auth(settings)
 
     @asynccontextmanager
@@ -129,15 +134,18 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
             ProductController,
             TransactionController,
             *telemetry.route_handlers(),
+            *([PlaygroundController] if settings.playground else []),
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         on_app_init=[bearer.on_app_init],
         lifespan=[lifespan],
         openapi_config=openapi,
-        middleware=telemetry.middleware(),
+        middleware=[AccessLogMiddleware()] if settings.access_log else [],
         plugins=telemetry.plugins(),
         debug=False,
+        # Logging is configured by telemetry/logs.py; Litestar's default would add a root handler.
+        logging_config=None,
     )
     app.state.ctx = ctx
     app.state.bearer_auth = bearer

@@ -35,6 +35,23 @@ def _parse_url(raw: str) -> str | None:
     return raw.strip() or None
 
 
+def _parse_optional(raw: str) -> str | None:
+    return raw.strip().lower() or None
+
+
+def _parse_exporters(raw: str) -> tuple[str, ...]:
+    """A comma-separated OTEL_*_EXPORTER list, as the OpenTelemetry spec defines it."""
+    names = tuple(dict.fromkeys(part.strip().lower() for part in raw.split(",") if part.strip()))
+    unknown = [name for name in names if name not in TELEMETRY_EXPORTERS]
+    if unknown:
+        raise ValueError(f"unknown exporter {unknown[0]!r} (use {', '.join(TELEMETRY_EXPORTERS)})")
+    return names or ("none",)
+
+
+TELEMETRY_EXPORTERS = ("otlp", "console", "none")
+OTLP_PROTOCOLS = ("http/protobuf", "grpc")
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Typed runtime configuration. Field metadata holds the environment variable name."""
@@ -71,6 +88,32 @@ class Settings:
 
     hello_max_delay_seconds: float = field(default=5.0, metadata={"env": "SUPPLIERS_HELLO_MAX_DELAY_SECONDS"})
     playground: bool = field(default=False, metadata={"env": "SUPPLIERS_PLAYGROUND"})
+    access_log: bool = field(default=True, metadata={"env": "SUPPLIERS_ACCESS_LOG"})
+
+    # The standard OpenTelemetry variables that decide what we build. The rest of them (endpoint,
+    # headers, sampler, batch sizes, export interval, resource attributes) are read by the SDK itself.
+    otel_sdk_disabled: bool = field(default=False, metadata={"env": "OTEL_SDK_DISABLED"})
+    otel_traces_exporter: tuple[str, ...] = field(
+        default=("otlp",), metadata={"env": "OTEL_TRACES_EXPORTER", "parse": _parse_exporters}
+    )
+    otel_metrics_exporter: tuple[str, ...] = field(
+        default=("otlp",), metadata={"env": "OTEL_METRICS_EXPORTER", "parse": _parse_exporters}
+    )
+    otel_logs_exporter: tuple[str, ...] = field(
+        default=("otlp",), metadata={"env": "OTEL_LOGS_EXPORTER", "parse": _parse_exporters}
+    )
+    otel_exporter_otlp_protocol: str = field(
+        default="http/protobuf", metadata={"env": "OTEL_EXPORTER_OTLP_PROTOCOL", "parse": _parse_optional}
+    )
+    otel_exporter_otlp_traces_protocol: str | None = field(
+        default=None, metadata={"env": "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "parse": _parse_optional}
+    )
+    otel_exporter_otlp_metrics_protocol: str | None = field(
+        default=None, metadata={"env": "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", "parse": _parse_optional}
+    )
+    otel_exporter_otlp_logs_protocol: str | None = field(
+        default=None, metadata={"env": "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "parse": _parse_optional}
+    )
 
     def __post_init__(self) -> None:
         problems = [
@@ -93,6 +136,18 @@ class Settings:
         for variable, bad, why in problems:
             if bad:
                 raise ConfigurationError(f"{variable} {why}")
+        for variable, protocol in (
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", self.otel_exporter_otlp_protocol),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", self.otel_exporter_otlp_traces_protocol),
+            ("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL", self.otel_exporter_otlp_metrics_protocol),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", self.otel_exporter_otlp_logs_protocol),
+        ):
+            if protocol is not None and protocol not in OTLP_PROTOCOLS:
+                raise ConfigurationError(
+                    f"{variable}={protocol!r} is not supported here (use {' or '.join(OTLP_PROTOCOLS)})"
+                )
+        if self.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ConfigurationError("SUPPLIERS_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         for variable, url, schemes in (
             ("DATABASE_URL", self.database_url, ("postgresql://", "postgres://", "postgresql+asyncpg://")),
             ("REDIS_URL", self.redis_url, ("redis://", "rediss://", "unix://")),
@@ -107,6 +162,11 @@ class Settings:
             return None
         _, _, rest = self.database_url.partition("://")
         return f"postgresql+asyncpg://{rest}"
+
+    def otlp_protocol(self, signal: str) -> str:
+        """The OTLP protocol of a signal (traces, metrics, logs): its own variable, else the common one."""
+        specific: str | None = getattr(self, f"otel_exporter_otlp_{signal}_protocol")
+        return specific or self.otel_exporter_otlp_protocol
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,7 @@ from suppliers.auth.session_cache import Revoked, SessionCache
 from suppliers.db.pagination import AnyRow
 from suppliers.errors import DomainError
 from suppliers.telemetry.instruments import CACHE_RESULT, LOGIN_OUTCOME, Instruments
+from suppliers.telemetry.spans import business_span
 
 
 def _principal(row: AnyRow) -> Principal:
@@ -27,6 +29,9 @@ def _principal(row: AnyRow) -> Principal:
 
 def seconds_left(expires_at: datetime) -> int:
     return int((expires_at - datetime.now(UTC)).total_seconds())
+
+
+_log = logging.getLogger(__name__)
 
 
 class AuthService:
@@ -49,13 +54,13 @@ class AuthService:
 
     async def login(self, username: str, password: str, *, jti: str, token_ttl: timedelta) -> Principal:
         """Check the credentials and open a session for token ``jti``. Raises a DomainError on refusal."""
-        with self._tracer.start_as_current_span("auth.login", attributes={"enduser.id": username}) as span:
+        with business_span(self._tracer, "auth.login", {"enduser.id": username}) as span:
             try:
                 principal = await self._login(username, password, jti=jti, token_ttl=token_ttl)
             except DomainError as error:
                 span.set_attribute(LOGIN_OUTCOME, error.outcome)
-                span.add_event(
-                    "rule_violation", {"suppliers.rule": type(error).__name__, "message": error.detail}
+                _log.info(
+                    "login refused for %r: %s", username, error.outcome, extra={LOGIN_OUTCOME: error.outcome}
                 )
                 self._instruments.logins.add(1, {LOGIN_OUTCOME: error.outcome})
                 raise

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from opentelemetry.trace import Span, Status, StatusCode, Tracer
+from opentelemetry.trace import Span, Tracer
 from opentelemetry.util.types import AttributeValue
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,6 +36,7 @@ from suppliers.inventory.schemas import (
     VendorPage,
 )
 from suppliers.telemetry.instruments import ACTION, OUTCOME, TRIGGER, Instruments
+from suppliers.telemetry.spans import business_span
 
 _NUMERIC_OUT_OF_RANGE = "22003"  # SQLSTATE: the new stock does not fit the int column
 
@@ -175,11 +176,11 @@ class StockService:
             "suppliers.inventory.quantity": request.quantity,
             "enduser.id": principal.username,
         }
-        with self._tracer.start_as_current_span(span_name, attributes=attributes) as span:
+        with business_span(self._tracer, span_name, attributes) as span:
             try:
                 recorded = await self._record(principal, request, span)
             except DomainError as error:
-                _refused(span, error)
+                span.set_attribute(OUTCOME, error.outcome)
                 self._instruments.transactions.add(1, {ACTION: request.action, OUTCOME: error.outcome})
                 raise
             outcome = "replayed" if recorded.replayed else "success"
@@ -281,9 +282,10 @@ class StockService:
         replicas) never race over the same rows. With ``wait=False`` a run that finds the lock taken
         returns None at once: somebody else is already resupplying.
         """
-        with self._tracer.start_as_current_span(
+        with business_span(
+            self._tracer,
             "inventory.resupply",
-            attributes={TRIGGER: trigger, "suppliers.resupply.threshold": self._rules.resupply_threshold},
+            {TRIGGER: trigger, "suppliers.resupply.threshold": self._rules.resupply_threshold},
         ) as span:
             transaction_id = uuid.uuid4()
             async with self._session.begin():
@@ -313,18 +315,3 @@ class StockService:
     async def count_low_stock(self) -> int:
         async with self._session.begin():
             return await self._products.count_below(self._rules.resupply_threshold)
-
-
-def _refused(span: Span, error: DomainError) -> None:
-    """A refused request is an expected outcome, not a fault: visible on the span, status left unset."""
-    span.set_attribute(OUTCOME, error.outcome)
-    span.add_event(
-        "rule_violation",
-        {
-            "suppliers.rule": type(error).__name__,
-            "http.response.status_code": error.status,
-            "message": error.detail,
-        },
-    )
-    if error.status >= 500:  # pragma: no cover - no rule maps to 5xx today
-        span.set_status(Status(StatusCode.ERROR, error.detail))

@@ -13,12 +13,14 @@ import logging
 from collections.abc import Callable
 
 from opentelemetry import context as otel_context
-from opentelemetry.trace import Tracer
+from opentelemetry import trace
+from opentelemetry.trace import Link, Tracer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from suppliers.inventory.services import StockService
 
 _log = logging.getLogger(__name__)
+_MAX_LINKS = 8
 
 
 class StockWatcher:
@@ -39,10 +41,14 @@ class StockWatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.low_stock: int | None = None
+        self._pokes: list[Link] = []
 
     def poke(self) -> None:
         """Ask for a run soon: a withdrawal just crossed the threshold."""
         if self._resupply:
+            # The run links back to the requests that woke it (a few are enough to follow).
+            if len(self._pokes) < _MAX_LINKS:
+                self._pokes.append(Link(trace.get_current_span().get_span_context()))
             self._wake.set()
 
     def start(self) -> None:
@@ -59,14 +65,25 @@ class StockWatcher:
     async def run_once(self, trigger: str) -> None:
         # An empty context makes each run a root span: it is not part of the request that poked it.
         token = otel_context.attach(otel_context.Context())
+        links, self._pokes = self._pokes, []
         try:
             with self._tracer.start_as_current_span(
-                "inventory.stock_watch", attributes={"suppliers.resupply.trigger": trigger}
+                "inventory.stock_watch", attributes={"suppliers.resupply.trigger": trigger}, links=links
             ):
                 async with self._sessions() as session:
                     service = self._make_service(session)
                     if self._resupply:
-                        await service.resupply(vendor_id=None, trigger=trigger, wait=False)
+                        done = await service.resupply(vendor_id=None, trigger=trigger, wait=False)
+                        if done is not None and done.count:
+                            _log.info(
+                                "resupplied %d products (%s run)",
+                                done.count,
+                                trigger,
+                                extra={
+                                    "suppliers.resupply.trigger": trigger,
+                                    "suppliers.resupply.products": done.count,
+                                },
+                            )
                     self.low_stock = await service.count_low_stock()
         finally:
             otel_context.detach(token)

@@ -1,44 +1,196 @@
-"""Builds the OpenTelemetry providers for one app instance and hands out tracers and instruments."""
+"""Builds the OpenTelemetry providers of one app, instruments its clients, and shuts it all down.
+
+Providers are held here and passed to whoever needs them, never installed as the process-wide
+globals: the globals can be set only once per process, and the tests build many apps.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import os
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
 
+from opentelemetry.instrumentation.propagators import (
+    TraceResponsePropagator,
+    get_global_response_propagator,
+    set_global_response_propagator,
+)
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.trace import NoOpTracerProvider, Tracer, TracerProvider
 
 from suppliers import __version__
 from suppliers.settings import Settings
+from suppliers.telemetry import logs
 from suppliers.telemetry.instruments import Instruments
+from suppliers.telemetry.pool_metrics import observe_pool
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk._logs import LoggerProvider
+    from prometheus_client import CollectorRegistry
+
+    from suppliers.context import AppContext
+
+# Stable HTTP conventions (http.server.request.duration in seconds, http.route) and both the old and
+# the stable database attribute names (db.system and db.system.name) so every backend finds its own.
+# The instrumentations read this once, from the environment, when the first one is created.
+SEMCONV_OPT_IN = "http,database/dup"
+
+SHUTDOWN_TIMEOUT_SECONDS = 5.0
+
+# Process metrics only: the host's own CPU, memory, disk and network come from the collector.
+PROCESS_METRICS: dict[str, list[str] | None] = {
+    "process.cpu.time": ["user", "system"],
+    "process.cpu.utilization": ["user", "system"],
+    "process.memory.usage": None,
+    "process.memory.virtual": None,
+    "process.thread.count": None,
+    "process.open_file_descriptor.count": None,
+    "process.context_switches": ["involuntary", "voluntary"],
+}
 
 
 class Telemetry:
-    """The providers of one app. Passed in rather than global, so tests can build several apps."""
+    """The providers of one app and the instrumentation installed with them."""
 
-    def __init__(self, *, tracer_provider: TracerProvider, meter_provider: MeterProvider) -> None:
+    def __init__(
+        self,
+        *,
+        tracer_provider: TracerProvider,
+        meter_provider: MeterProvider,
+        logger_provider: LoggerProvider | None = None,
+        prometheus_registry: CollectorRegistry | None = None,
+        enabled: bool = True,
+    ) -> None:
+        self.enabled = enabled
+        if enabled:
+            # Must be in the environment before the first instrumentation is created (it is read once).
+            os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", SEMCONV_OPT_IN)
         self.tracer_provider = tracer_provider
         self.meter_provider = meter_provider
-        self.instruments = Instruments(meter_provider.get_meter("suppliers", __version__))
+        self.logger_provider = logger_provider
+        self.prometheus_registry = prometheus_registry
+        self.meter = meter_provider.get_meter("suppliers", __version__)
+        self.instruments = Instruments(self.meter)
+        self._log_handler: logging.Handler | None = None
+        self._instrumented_asyncpg = False
+        self._instrumented_process = False
 
     @classmethod
     def disabled(cls) -> Telemetry:
-        return cls(tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider())
+        """No spans, no metrics, no instrumentation: nothing on the request path."""
+        return cls(tracer_provider=NoOpTracerProvider(), meter_provider=NoOpMeterProvider(), enabled=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Telemetry:
-        return cls.disabled()
+        if settings.otel_sdk_disabled:
+            return cls.disabled()
+
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from opentelemetry.sdk._logs import LoggerProvider
+        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+        from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
+        from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+        from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from prometheus_client import CollectorRegistry
+
+        from suppliers.telemetry.exporters import log_exporters, metric_exporters, span_exporters
+        from suppliers.telemetry.resource import build_resource
+
+        resource = build_resource(settings, instance_id=str(uuid.uuid4()))
+        # Batch processors export from their own thread with bounded queues (OTEL_BSP_*, OTEL_BLRP_*):
+        # a slow or absent collector drops telemetry, it never slows or grows the request path.
+        tracer_provider = SdkTracerProvider(resource=resource)
+        for span_exporter in span_exporters(settings):
+            tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
+        registry = CollectorRegistry(auto_describe=True)
+        readers: list[MetricReader] = [PrometheusMetricReader(registry=registry)]
+        readers += [PeriodicExportingMetricReader(exporter) for exporter in metric_exporters(settings)]
+        meter_provider = SdkMeterProvider(resource=resource, metric_readers=readers)
+        logger_provider = LoggerProvider(resource=resource)
+        for log_exporter in log_exporters(settings):
+            logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
+        return cls(
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            logger_provider=logger_provider,
+            prometheus_registry=registry,
+        )
 
     def tracer(self, name: str) -> Tracer:
         return self.tracer_provider.get_tracer(name, __version__)
 
-    def route_handlers(self) -> list[Any]:
-        return []
+    def instrument(self, ctx: AppContext) -> None:
+        """Trace the app's SQL and Redis calls, and observe its pool, process and logs."""
+        if not self.enabled:
+            return
+        from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+        from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
 
-    def middleware(self) -> list[Any]:
-        return []
+        # asyncpg can only be patched process-wide; SQLAlchemy's own instrumentation is not used,
+        # so every statement gets exactly one span.
+        asyncpg = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
+        if not asyncpg.is_instrumented_by_opentelemetry:
+            asyncpg.instrument(tracer_provider=self.tracer_provider)
+            self._instrumented_asyncpg = True
+        if ctx.redis is not None:
+            RedisInstrumentor.instrument_client(ctx.redis, tracer_provider=self.tracer_provider)
+        observe_pool(self.meter, ctx.engine, max_overflow=ctx.settings.db_max_overflow)
+        process = SystemMetricsInstrumentor(config=PROCESS_METRICS)
+        if not process.is_instrumented_by_opentelemetry:
+            process.instrument(meter_provider=self.meter_provider)
+            self._instrumented_process = True
+        if self.logger_provider is not None:
+            from opentelemetry.instrumentation.logging.handler import LoggingHandler
+
+            self._log_handler = LoggingHandler(logger_provider=self.logger_provider)
+            logs.attach_handler(self._log_handler)
+        if not isinstance(get_global_response_propagator(), TraceResponsePropagator):  # type: ignore[no-untyped-call]
+            # Adds `traceresponse: 00-<trace id>-<span id>-01` to every traced response.
+            set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
 
     def plugins(self) -> list[Any]:
-        return []
+        if not self.enabled:
+            return []
+        from suppliers.telemetry.http import otel_plugin
 
-    def shutdown(self) -> None:
-        return None
+        return [otel_plugin(self.tracer_provider, self.meter_provider)]
+
+    def route_handlers(self) -> list[Any]:
+        if self.prometheus_registry is None:
+            return []
+        from suppliers.telemetry.prometheus import metrics_route
+
+        return [metrics_route(self.prometheus_registry)]
+
+    def shutdown(self, timeout_seconds: float = SHUTDOWN_TIMEOUT_SECONDS) -> None:
+        """Undo the process-wide patches and flush what is still queued, within ``timeout_seconds``."""
+        if self._log_handler is not None:
+            logs.detach_handler(self._log_handler)
+            self._log_handler = None
+        if self._instrumented_asyncpg:
+            from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+
+            AsyncPGInstrumentor().uninstrument()  # type: ignore[no-untyped-call]
+            self._instrumented_asyncpg = False
+        if self._instrumented_process:
+            from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
+
+            SystemMetricsInstrumentor().uninstrument()
+            self._instrumented_process = False
+        # Each provider exports what it still holds. With a collector that hangs, that could take the
+        # exporters' full timeouts one after the other; in parallel, and bounded, stopping stays quick.
+        stoppers = [
+            threading.Thread(target=shutdown, name="telemetry-shutdown", daemon=True)
+            for provider in (self.tracer_provider, self.meter_provider, self.logger_provider)
+            if callable(shutdown := getattr(provider, "shutdown", None))
+        ]
+        for stopper in stoppers:
+            stopper.start()
+        deadline = time.monotonic() + timeout_seconds
+        for stopper in stoppers:
+            stopper.join(max(0.0, deadline - time.monotonic()))

@@ -19,7 +19,7 @@ from suppliers.web.dependencies import context_of
 from suppliers.web.problems import problems
 
 TOKEN_URL = "/login/token"  # noqa: S105 - a route, not a secret
-PUBLIC_PATHS = ["^/$", "^/hello", "^/health", "^/metrics", "^/schema", "^/docs", TOKEN_URL]
+PUBLIC_PATHS = ["^/$", "^/hello", "^/health", "^/metrics", "^/schema", "^/docs", "^/playground/", TOKEN_URL]
 
 
 class LoginForm(msgspec.Struct):

@@ -12,6 +12,8 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPI, OpenAPIResponse, Operation, PathItem
 from litestar.types import ExceptionHandlersMap
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode
 from sqlalchemy import exc as sa_exc
 
 from suppliers.errors import DomainError
@@ -106,7 +108,15 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     return problem_response(request, status=status, title=phrase, detail=detail, headers=headers)
 
 
+def _mark_server_span(error: Exception) -> None:
+    """Handled here, the exception never reaches the tracing middleware: put it on the span ourselves."""
+    span = trace.get_current_span()
+    span.record_exception(error)
+    span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
+
+
 def _database_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[ProblemDetail]:
+    _mark_server_span(error)
     _log.warning("database unavailable on %s %s: %s", request.method, request.url.path, error)
     return problem_response(
         request,
@@ -118,6 +128,7 @@ def _database_unavailable(request: Request[Any, Any, Any], error: Exception) -> 
 
 
 def _unexpected(request: Request[Any, Any, Any], error: Exception) -> Response[ProblemDetail]:
+    _mark_server_span(error)
     _log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return problem_response(
         request,

@@ -1,0 +1,1 @@
+"""The observability playground: requests that misbehave on purpose, to show their telemetry."""

@@ -1,0 +1,160 @@
+"""A real OTLP/HTTP receiver for the tests: decodes what the app exports with opentelemetry-proto.
+
+It answers like a collector (200 with an empty response message) and keeps every decoded request,
+so a test can look at the spans, metric points and log records exactly as they left the process.
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
+    ExportLogsServiceRequest,
+    ExportLogsServiceResponse,
+)
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+    ExportMetricsServiceResponse,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+T = TypeVar("T")
+
+
+def value_of(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
+def attributes(pairs: Any) -> dict[str, Any]:
+    return {pair.key: value_of(pair.value) for pair in pairs if isinstance(pair, KeyValue)}
+
+
+@dataclass
+class Received:
+    traces: list[ExportTraceServiceRequest] = field(default_factory=list)
+    metrics: list[ExportMetricsServiceRequest] = field(default_factory=list)
+    logs: list[ExportLogsServiceRequest] = field(default_factory=list)
+
+
+class OtlpReceiver:
+    """Listens on 127.0.0.1 at a free port; ``endpoint`` is what OTEL_EXPORTER_OTLP_ENDPOINT takes."""
+
+    _paths: dict[str, tuple[type[Any], Any, str]] = {
+        "/v1/traces": (ExportTraceServiceRequest, ExportTraceServiceResponse(), "traces"),
+        "/v1/metrics": (ExportMetricsServiceRequest, ExportMetricsServiceResponse(), "metrics"),
+        "/v1/logs": (ExportLogsServiceRequest, ExportLogsServiceResponse(), "logs"),
+    }
+
+    def __init__(self) -> None:
+        self.received = Received()
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                route = receiver._paths.get(self.path)
+                if route is None:
+                    self.send_error(404)
+                    return
+                message_type, answer, bucket = route
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                message = message_type()
+                message.ParseFromString(body)
+                with receiver._lock:
+                    getattr(receiver.received, bucket).append(message)
+                payload = answer.SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> OtlpReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def spans(self) -> Iterator[tuple[dict[str, Any], Span]]:
+        """Every span received, with the attributes of the resource that sent it."""
+        with self._lock:
+            requests = list(self.received.traces)
+        for request in requests:
+            for resource_spans in request.resource_spans:
+                resource = attributes(resource_spans.resource.attributes)
+                for scope_spans in resource_spans.scope_spans:
+                    for span in scope_spans.spans:
+                        yield resource, span
+
+    def metrics(self) -> Iterator[tuple[dict[str, Any], Metric]]:
+        with self._lock:
+            requests = list(self.received.metrics)
+        for request in requests:
+            for resource_metrics in request.resource_metrics:
+                resource = attributes(resource_metrics.resource.attributes)
+                for scope_metrics in resource_metrics.scope_metrics:
+                    for metric in scope_metrics.metrics:
+                        yield resource, metric
+
+    def logs(self) -> Iterator[tuple[dict[str, Any], LogRecord]]:
+        with self._lock:
+            requests = list(self.received.logs)
+        for request in requests:
+            for resource_logs in request.resource_logs:
+                resource = attributes(resource_logs.resource.attributes)
+                for scope_logs in resource_logs.scope_logs:
+                    for record in scope_logs.log_records:
+                        yield resource, record
+
+
+def wait_for(find: Callable[[], T | None], *, timeout: float = 20.0, what: str = "data") -> T:
+    """Poll until ``find`` returns something truthy: export happens on the SDK's schedule, not ours."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = find()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"no {what} arrived within {timeout:.0f} s")
+
+
+class BlackHole:
+    """A port that accepts TCP connections and never answers: a collector that hangs."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(512)
+        self.endpoint = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+
+    def __enter__(self) -> BlackHole:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._socket.close()

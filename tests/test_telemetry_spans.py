@@ -1,0 +1,335 @@
+"""What one request leaves behind, read from in-memory exporters: span tree, names, status, metrics, logs.
+
+The app runs in this process (Litestar's test client) with providers handed in, so every span,
+metric point and log record it produces can be inspected. PostgreSQL and Redis are the real ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk._logs import LoggerProvider, ReadableLogRecord
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, NumberDataPoint
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+from prometheus_client import CollectorRegistry
+
+from suppliers.app import create_app
+from suppliers.settings import Settings
+from suppliers.telemetry.setup import Telemetry
+from tests.conftest import MakeProduct, MakeUser, MakeVendor
+
+
+@dataclass
+class Traced:
+    client: AsyncTestClient[Any]
+    spans: InMemorySpanExporter
+    metrics: InMemoryMetricReader
+    logs: InMemoryLogRecordExporter
+
+    async def login(self, username: str) -> dict[str, str]:
+        response = await self.client.post("/login/token", data={"username": username, "password": username})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def trace_of(self, response: Any) -> list[ReadableSpan]:
+        """Every span of the trace whose id the response carries in its ``traceresponse`` header."""
+        trace_id = int(response.headers["traceresponse"].split("-")[1], 16)
+        return [s for s in self.spans.get_finished_spans() if s.context.trace_id == trace_id]
+
+    def points(self, name: str) -> list[Any]:
+        data = self.metrics.get_metrics_data()
+        assert data is not None
+        return [
+            point
+            for resource in data.resource_metrics
+            for scope in resource.scope_metrics
+            for metric in scope.metrics
+            if metric.name == name
+            for point in metric.data.data_points
+        ]
+
+
+@pytest.fixture
+async def traced(database_url: str, redis_url: str) -> AsyncIterator[Traced]:
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    metrics = InMemoryMetricReader()
+    logs = InMemoryLogRecordExporter()
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
+    registry = CollectorRegistry()
+    telemetry = Telemetry(
+        tracer_provider=tracer_provider,
+        meter_provider=MeterProvider(metric_readers=[metrics, PrometheusMetricReader(registry=registry)]),
+        logger_provider=logger_provider,
+        prometheus_registry=registry,
+    )
+    settings = Settings.from_env(
+        {},
+        database_url=database_url,
+        redis_url=redis_url,
+        auto_resupply=False,
+        playground=True,
+        log_level="INFO",
+    )
+    app = create_app(settings, telemetry=telemetry)
+    async with AsyncTestClient(app) as client:
+        yield Traced(client, spans, metrics, logs)
+
+
+def one(spans: Sequence[ReadableSpan], name: str) -> ReadableSpan:
+    found = [s for s in spans if s.name == name]
+    assert len(found) == 1, f"expected one {name!r} span, got {[s.name for s in spans]}"
+    return found[0]
+
+
+def children(spans: Sequence[ReadableSpan], parent: ReadableSpan) -> list[ReadableSpan]:
+    return [s for s in spans if s.parent is not None and s.parent.span_id == parent.context.span_id]
+
+
+def withdrawal(product_id: uuid.UUID, vendor_id: uuid.UUID, quantity: int = 1) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "product_id": str(product_id),
+        "vendor_id": str(vendor_id),
+        "action": "withdrawal",
+        "quantity": quantity,
+    }
+
+
+async def test_a_withdrawal_is_a_server_span_over_its_business_span_sql_and_redis(
+    traced: Traced, make_vendor: MakeVendor, make_product: MakeProduct, make_user: MakeUser
+) -> None:
+    vendor = await make_vendor("A")
+    product = await make_product(quantity=10)
+    headers = await traced.login(await make_user(vendor))
+
+    response = await traced.client.post("/transactions", json=withdrawal(product, vendor, 3), headers=headers)
+
+    assert response.status_code == 201, response.text
+    spans = traced.trace_of(response)
+    server = one(spans, "POST /transactions")
+    assert server.kind is SpanKind.SERVER
+    assert server.parent is None
+    assert server.attributes is not None
+    assert server.attributes["http.route"] == "/transactions"
+    assert server.attributes["http.request.method"] == "POST"
+    assert server.attributes["http.response.status_code"] == 201
+    assert server.status.status_code is StatusCode.UNSET
+
+    business = one(spans, "inventory.withdraw")
+    assert business.parent is not None and business.parent.span_id == server.context.span_id
+    assert business.attributes is not None
+    assert business.attributes["suppliers.product.id"] == str(product)
+    assert business.attributes["suppliers.vendor.id"] == str(vendor)
+    assert business.attributes["suppliers.inventory.action"] == "withdrawal"
+    assert business.attributes["suppliers.inventory.quantity"] == 3
+    assert business.attributes["suppliers.inventory.outcome"] == "success"
+    assert business.attributes["suppliers.product.stock"] == 7
+
+    sql = children(spans, business)
+    statements = [
+        s.attributes.get("db.statement") or s.attributes.get("db.query.text") for s in sql if s.attributes
+    ]
+    assert [s.kind for s in sql] == [SpanKind.CLIENT] * len(sql)
+    assert all(s.attributes and s.attributes.get("db.system") == "postgresql" for s in sql)
+    # BEGIN, the qualification check, the idempotent insert, the conditional update, COMMIT: in order.
+    assert any(str(text).startswith("INSERT INTO transactions") for text in statements), statements
+    assert any(str(text).startswith("UPDATE products") for text in statements), statements
+    assert str(statements[0]).startswith("BEGIN") and str(statements[-1]).startswith("COMMIT"), statements
+
+    lookup = one(spans, "auth.session_lookup")
+    assert lookup.parent is not None and lookup.parent.span_id == server.context.span_id
+    redis_calls = children(spans, lookup)
+    assert redis_calls and redis_calls[0].attributes is not None
+    assert redis_calls[0].attributes["db.system"] == "redis"
+    assert redis_calls[0].name == "GET"
+
+    # Every statement has exactly one span: no second instrumentation doubling them.
+    assert not [s for s in spans if s.name.startswith(("connect", "sqlalchemy"))]
+    # No per-message receive/send spans.
+    assert not [s for s in spans if s.name.endswith((" receive", " send"))]
+
+
+async def test_span_names_and_routes_use_the_template_not_the_id(traced: Traced) -> None:
+    headers = await traced.login("a")
+    listing = await traced.client.get("/products?limit=2", headers=headers)
+    ids = [item["id"] for item in listing.json()["items"]]
+
+    responses = [await traced.client.get(f"/products/{product_id}", headers=headers) for product_id in ids]
+
+    servers = [one(traced.trace_of(r), "GET /products/{product_id}") for r in responses]
+    assert {s.attributes["http.route"] for s in servers if s.attributes} == {"/products/{product_id}"}
+    routes = {p.attributes.get("http.route") for p in traced.points("http.server.request.duration")}
+    assert "/products/{product_id}" in routes
+    assert not [route for route in routes if route and any(product_id in route for product_id in ids)]
+
+
+async def test_a_rule_violation_is_visible_but_not_an_error(
+    traced: Traced, make_vendor: MakeVendor, make_product: MakeProduct, make_user: MakeUser
+) -> None:
+    vendor = await make_vendor("A")
+    product = await make_product(quantity=2)
+    headers = await traced.login(await make_user(vendor))
+
+    response = await traced.client.post("/transactions", json=withdrawal(product, vendor, 5), headers=headers)
+
+    assert response.status_code == 409
+    spans = traced.trace_of(response)
+    server = one(spans, "POST /transactions")
+    assert server.attributes is not None and server.attributes["http.response.status_code"] == 409
+    assert server.status.status_code is StatusCode.UNSET
+    business = one(spans, "inventory.withdraw")
+    assert business.status.status_code is StatusCode.UNSET
+    assert business.attributes is not None
+    assert business.attributes["suppliers.inventory.outcome"] == "insufficient_stock"
+    [event] = [e for e in business.events if e.name == "rule_violation"]
+    assert event.attributes is not None and event.attributes["suppliers.rule"] == "InsufficientStock"
+
+
+async def test_a_server_error_sets_status_error_with_the_exception(traced: Traced) -> None:
+    response = await traced.client.get("/playground/error")
+
+    assert response.status_code == 500
+    spans = traced.trace_of(response)
+    server = one(spans, "GET /playground/error")
+    assert server.status.status_code is StatusCode.ERROR
+    assert [
+        e.attributes["exception.type"] for e in server.events if e.name == "exception" and e.attributes
+    ] == ["suppliers.playground.service.PlaygroundFailure"]
+    assert one(spans, "playground.fail").status.status_code is StatusCode.ERROR
+    errors = [r for r in traced.logs.get_finished_logs() if r.log_record.severity_text == "ERROR"]
+    assert any(r.log_record.trace_id == server.context.trace_id for r in errors)
+
+
+async def test_an_incoming_traceparent_is_continued_and_the_trace_id_returned(traced: Traced) -> None:
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+
+    response = await traced.client.get("/", headers={"traceparent": f"00-{trace_id}-{parent_id}-01"})
+
+    assert response.headers["traceresponse"].split("-")[1] == trace_id
+    server = one(traced.trace_of(response), "GET /")
+    assert server.parent is not None and f"{server.parent.span_id:016x}" == parent_id
+
+
+async def test_probes_scrapes_and_docs_are_not_traced(traced: Traced) -> None:
+    for path in ("/health/live", "/health/ready", "/metrics", "/schema/openapi.json"):
+        response = await traced.client.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert "traceresponse" not in response.headers, path
+    assert not [s for s in traced.spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert not [r for r in traced.logs.get_finished_logs() if "/health/" in str(r.log_record.body)]
+
+
+async def test_metrics_count_requests_by_route_with_exemplars_and_business_outcomes(
+    traced: Traced, make_vendor: MakeVendor, make_product: MakeProduct, make_user: MakeUser
+) -> None:
+    vendor = await make_vendor("A")
+    product = await make_product(quantity=1)
+    headers = await traced.login(await make_user(vendor))
+    ok = await traced.client.post("/transactions", json=withdrawal(product, vendor), headers=headers)
+    refused = await traced.client.post("/transactions", json=withdrawal(product, vendor), headers=headers)
+    assert (ok.status_code, refused.status_code) == (201, 409)
+
+    durations = [
+        p
+        for p in traced.points("http.server.request.duration")
+        if p.attributes.get("http.route") == "/transactions"
+    ]
+    assert {p.attributes["http.response.status_code"] for p in durations} == {201, 409}
+    assert all(isinstance(p, HistogramDataPoint) for p in durations)
+    trace_ids = {int(r.headers["traceresponse"].split("-")[1], 16) for r in (ok, refused)}
+    exemplar_traces = {e.trace_id for p in durations for e in p.exemplars}
+    assert trace_ids <= exemplar_traces
+
+    outcomes = {
+        (p.attributes["suppliers.inventory.action"], p.attributes["suppliers.inventory.outcome"]): p.value
+        for p in traced.points("suppliers.inventory.transactions")
+        if isinstance(p, NumberDataPoint)
+    }
+    assert outcomes[("withdrawal", "success")] >= 1
+    assert outcomes[("withdrawal", "insufficient_stock")] >= 1
+    assert sum(p.value for p in traced.points("suppliers.inventory.units")) >= 1
+    logins = {p.attributes["suppliers.login.outcome"] for p in traced.points("suppliers.auth.logins")}
+    assert "success" in logins
+    cache = {
+        p.attributes["suppliers.session_cache.result"]
+        for p in traced.points("suppliers.auth.session_cache.lookups")
+    }
+    assert "hit" in cache
+    pool = {p.attributes["db.client.connection.state"] for p in traced.points("db.client.connection.count")}
+    assert pool == {"idle", "used"}
+    assert [p.value for p in traced.points("db.client.connection.max")] == [30]
+    assert traced.points("process.cpu.time") and traced.points("process.memory.usage")
+
+
+async def test_access_log_records_carry_the_request_trace(traced: Traced) -> None:
+    response = await traced.client.get("/")
+
+    trace_id = int(response.headers["traceresponse"].split("-")[1], 16)
+    records: list[ReadableLogRecord] = [
+        r for r in traced.logs.get_finished_logs() if r.log_record.trace_id == trace_id
+    ]
+    [access] = [
+        r for r in records if r.instrumentation_scope and r.instrumentation_scope.name == "suppliers.access"
+    ]
+    assert access.log_record.body == "GET / 200 " + access.log_record.body.split(" ")[3] + " ms"
+    assert access.log_record.attributes is not None
+    assert access.log_record.attributes["http.route"] == "/"
+    assert access.log_record.attributes["http.response.status_code"] == 200
+
+
+async def test_a_manual_resupply_is_traced_under_its_request(
+    traced: Traced, make_product: MakeProduct
+) -> None:
+    await make_product(quantity=0)
+    headers = await traced.login("a")
+
+    response = await traced.client.put("/products/quantity", headers=headers)
+
+    assert response.status_code == 200, response.text
+    resupply = one(traced.trace_of(response), "inventory.resupply")
+    assert resupply.attributes is not None
+    assert resupply.attributes["suppliers.resupply.trigger"] == "manual"
+    assert resupply.attributes["suppliers.resupply.products"] >= 1
+
+
+async def test_the_automatic_resupply_job_is_its_own_root_span(
+    database_url: str, redis_url: str, make_product: MakeProduct
+) -> None:
+    await make_product(quantity=0)
+    spans = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+    telemetry = Telemetry(tracer_provider=tracer_provider, meter_provider=MeterProvider())
+    settings = Settings.from_env(
+        {},
+        database_url=database_url,
+        redis_url=redis_url,
+        auto_resupply=True,
+        auto_resupply_interval_seconds=0.2,
+    )
+    async with AsyncTestClient(create_app(settings, telemetry=telemetry)):
+        for _ in range(100):
+            runs = [s for s in spans.get_finished_spans() if s.name == "inventory.stock_watch"]
+            if runs:
+                break
+            await asyncio.sleep(0.05)
+    run = runs[0]
+    assert run.parent is None
+    assert run.attributes is not None and run.attributes["suppliers.resupply.trigger"] == "scheduled"
+    resupply = one(children(spans.get_finished_spans(), run), "inventory.resupply")
+    assert resupply.attributes is not None and resupply.attributes["suppliers.resupply.products"] >= 1

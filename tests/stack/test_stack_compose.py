@@ -61,7 +61,6 @@ API_ENVIRONMENT = {
     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
     "OTEL_SERVICE_NAME": "suppliers-api",
     "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=compose",
-    "OTEL_SEMCONV_STABILITY_OPT_IN": "http",
     "OTEL_METRIC_EXPORT_INTERVAL": "15000",
     "DATABASE_URL": "postgresql+asyncpg://suppliers:suppliers123@postgres:5432/suppliers",
     "REDIS_URL": "redis://redis:6379/0",
@@ -251,6 +250,19 @@ def test_api_environment(services: dict[str, Any]) -> None:
     migrate = {k: with_defaults(v) for k, v in services["migrate"]["environment"].items()}
     assert migrate["DATABASE_URL"] == API_ENVIRONMENT["DATABASE_URL"]
     assert migrate["REDIS_URL"] == API_ENVIRONMENT["REDIS_URL"]
+
+
+def test_the_api_environment_is_one_the_app_accepts(services: dict[str, Any]) -> None:
+    """Every value compose gives the API passes the app's own settings checks; telemetry stays on."""
+    from suppliers.settings import Settings
+
+    for service in ("api", "migrate"):
+        environment = {k: str(with_defaults(v)) for k, v in services[service]["environment"].items()}
+        settings = Settings.from_env(environment)
+        assert settings.database_url and settings.redis_url
+    api = Settings.from_env({k: str(with_defaults(v)) for k, v in services["api"]["environment"].items()})
+    assert not api.otel_sdk_disabled and api.playground
+    assert api.otel_traces_exporter == api.otel_metrics_exporter == api.otel_logs_exporter == ("otlp",)
 
 
 def test_grafana_is_viewable_without_login_and_admin_comes_from_the_environment(

@@ -17,6 +17,7 @@ ROUTES = {
     "/health/ready": {"get"},
     "/login/token": {"post"},
     "/login/logout": {"post"},
+    "/login/me": {"get"},
     "/vendors": {"get"},
     "/vendors/{vendor_id}": {"get"},
     "/products": {"get"},

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, timedelta
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, post
+from litestar import Controller, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.params import Body
@@ -33,6 +34,14 @@ class TokenOut(msgspec.Struct):
     access_token: str
     token_type: str
     expires_in: int
+
+
+class MeOut(msgspec.Struct):
+    """The signed-in user: whom they act for decides which transactions they may record."""
+
+    username: str
+    role: str
+    vendor_id: uuid.UUID | None
 
 
 async def retrieve_principal(
@@ -84,6 +93,17 @@ class LoginController(Controller):
             identifier=principal.username, token_expiration=ttl, token_unique_jwt_id=jti
         )
         return TokenOut(access_token=token, token_type="bearer", expires_in=int(ttl.total_seconds()))  # noqa: S106
+
+    @get(
+        "/me",
+        summary="Who am I",
+        description="The signed-in user, their role and their vendor (an operator may act for any vendor).",
+        responses=problems(401),
+        security=[{"BearerToken": []}],
+    )
+    async def me(self, request: Request[Principal, Token, Any]) -> MeOut:
+        principal = request.user
+        return MeOut(username=principal.username, role=principal.role, vendor_id=principal.vendor_id)
 
     @post(
         "/logout",

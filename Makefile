@@ -10,7 +10,14 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install run test lint format check reset-data
+.PHONY: help install run test lint format check reset-data load
+
+# `make load` defaults: a short mixed run against a local API.
+SCENARIO ?= mixed
+USERS ?= 10
+DURATION ?= 1m
+BASE_URL ?= http://127.0.0.1:5001
+SCENARIOS := low errors high resupply mixed
 
 help: ## List the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,14 +39,22 @@ run: install ## Start the API on :5001 with sample data (embedded PostgreSQL/Red
 test: install ## Run the whole test suite against real PostgreSQL and Redis
 	$(BIN)/pytest
 
+load: install ## Drive load at BASE_URL: make load SCENARIO=high USERS=20 DURATION=2m (reports in reports/load/)
+	@case " $(SCENARIOS) " in *" $(SCENARIO) "*) ;; *) echo "suppliers: SCENARIO must be one of: $(SCENARIOS)"; exit 2;; esac
+	@curl -fsS -o /dev/null "$(BASE_URL)/health/live" || { echo "suppliers: no API answers at $(BASE_URL) (start it with make run, or set BASE_URL)"; exit 2; }
+	@mkdir -p reports/load
+	$(BIN)/locust -f load/locustfile.py --headless --users $(USERS) --spawn-rate $(USERS) --run-time $(DURATION) \
+	  --host $(BASE_URL) --csv reports/load/$(SCENARIO) --html reports/load/$(SCENARIO).html --only-summary \
+	  $$(printf %s "$(SCENARIO)" | sed 's/^./\U&/')User
+
 lint: install ## ruff and mypy
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations load
+	$(BIN)/ruff format --check src tests migrations load
 	$(BIN)/mypy
 
 format: install ## Format and fix what ruff can
-	$(BIN)/ruff format src tests migrations
-	$(BIN)/ruff check --fix src tests migrations
+	$(BIN)/ruff format src tests migrations load
+	$(BIN)/ruff check --fix src tests migrations load
 
 check: lint test ## Lint, then test
 

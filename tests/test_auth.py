@@ -26,7 +26,11 @@ async def test_me_tells_whom_the_user_acts_for(client: httpx.AsyncClient) -> Non
     vendor = (await client.get("/login/me", headers=await login(client, "b"))).json()
     assert vendor == {"username": "b", "role": "vendor", "vendor_id": "306c68cb-164e-48ab-bae1-1f4340b2548c"}
     operator = (await client.get("/login/me", headers=await login(client, "a"))).json()
-    assert operator == {"username": "a", "role": "operator", "vendor_id": "24c8baa4-40db-4dd7-83b7-fd28b09b0155"}
+    assert operator == {
+        "username": "a",
+        "role": "operator",
+        "vendor_id": "24c8baa4-40db-4dd7-83b7-fd28b09b0155",
+    }
     assert (await client.get("/login/me")).status_code == 401
 
 

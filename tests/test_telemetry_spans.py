@@ -225,6 +225,19 @@ async def test_an_incoming_traceparent_is_continued_and_the_trace_id_returned(tr
     assert server.parent is not None and f"{server.parent.span_id:016x}" == parent_id
 
 
+async def test_synthetic_traffic_is_marked_from_its_baggage(traced: Traced) -> None:
+    tagged = await traced.client.get("/", headers={"baggage": "synthetic_request=true,other=x"})
+    plain = await traced.client.get("/", headers={"baggage": "other=x"})
+
+    tagged_span = one(traced.trace_of(tagged), "GET /")
+    plain_span = one(traced.trace_of(plain), "GET /")
+    assert (
+        tagged_span.attributes is not None and tagged_span.attributes["suppliers.synthetic_request"] is True
+    )
+    assert plain_span.attributes is not None and "suppliers.synthetic_request" not in plain_span.attributes
+    assert "other" not in tagged_span.attributes
+
+
 async def test_probes_scrapes_and_docs_are_not_traced(traced: Traced) -> None:
     for path in ("/health/live", "/health/ready", "/metrics", "/schema/openapi.json"):
         response = await traced.client.get(path)

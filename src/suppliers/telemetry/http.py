@@ -9,7 +9,9 @@ from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.utils import normalize_path
+from opentelemetry import baggage
 from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
+from opentelemetry.trace import Span
 
 if TYPE_CHECKING:
     from litestar.types import Scope
@@ -18,6 +20,9 @@ if TYPE_CHECKING:
 
 # Probes, scrapes and the docs would drown the traces of real requests and say nothing.
 UNTRACED_PATHS = ["^/health/", "^/metrics$", "^/schema", "^/docs$", "^/favicon.ico$"]
+
+SYNTHETIC_BAGGAGE = "synthetic_request"
+SYNTHETIC_ATTRIBUTE = "suppliers.synthetic_request"
 
 _TYPED_PARAMETER = re.compile(r"\{(\w+):[^}]+\}")
 
@@ -47,12 +52,23 @@ def plain_template(template: str) -> str:
     return _TYPED_PARAMETER.sub(r"{\1}", template)
 
 
+def mark_synthetic(span: Span, _: dict[str, Any]) -> None:
+    """Load generators send W3C baggage ``synthetic_request=true``: keep it on the server span so
+    synthetic traffic can be told apart (or filtered out) in trace search.
+
+    Only this one key is copied: arbitrary client baggage must not become span attributes.
+    """
+    if baggage.get_baggage(SYNTHETIC_BAGGAGE) == "true" and span.is_recording():
+        span.set_attribute(SYNTHETIC_ATTRIBUTE, True)
+
+
 def otel_plugin(tracer_provider: TracerProvider, meter_provider: MeterProvider) -> OpenTelemetryPlugin:
     return OpenTelemetryPlugin(
         OpenTelemetryConfig(
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
             scope_span_details_extractor=route_span_details,
+            server_request_hook_handler=mark_synthetic,
             # One span per ASGI message doubles the span count and tells nothing the server span does not.
             exclude_spans=["receive", "send"],
             exclude=UNTRACED_PATHS,

@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install run test lint format check reset-data load
+.PHONY: help install run test lint format check reset-data load bench
 
 # `make load` defaults: a short mixed run against a local API.
 SCENARIO ?= mixed
@@ -46,6 +46,12 @@ load: install ## Drive load at BASE_URL: make load SCENARIO=high USERS=20 DURATI
 	$(BIN)/locust -f load/locustfile.py --headless --users $(USERS) --spawn-rate $(USERS) --run-time $(DURATION) \
 	  --host $(BASE_URL) --csv reports/load/$(SCENARIO) --html reports/load/$(SCENARIO).html --only-summary \
 	  $$(printf %s "$(SCENARIO)" | sed 's/^./\U&/')User
+
+bench: install ## Benchmark POST/GET against pgbench's ceiling, telemetry on vs off, RSS (reports/bench/; ~15 min)
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  (apt-get update -qq && apt-get install -y -qq wrk >/dev/null); } || \
+	  { echo "suppliers: the benchmark needs wrk: apt-get install wrk"; exit 2; }
+	cd load && PYTHONPATH=. ../$(BIN)/python -m bench
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check src tests migrations load

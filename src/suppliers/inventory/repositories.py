@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, insert, literal, select, text, update
+from sqlalchemy import Table, bindparam, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +25,48 @@ _TRANSACTION_COLUMNS = (
     Transaction.action,
     Transaction.quantity,
     Transaction.transaction_date,
+)
+
+# The statements of the hot path (POST /transactions, GET /products/{id}) are built once, as Core
+# statements with bind parameters: building an ORM statement per request, generating its cache key
+# and running the ORM's bulk-update bookkeeping cost more CPU than the round trip itself.
+_products = cast("Table", Product.__table__)
+_vendors = cast("Table", Vendor.__table__)
+_transactions = cast("Table", Transaction.__table__)
+
+_PRODUCT_BY_ID = select(*_PRODUCT_COLUMNS).where(Product.id == bindparam("product_id"))
+_QUALIFICATIONS = select(
+    select(_products.c.required_qualification)
+    .where(_products.c.id == bindparam("product_id"))
+    .scalar_subquery(),
+    select(_vendors.c.qualification).where(_vendors.c.id == bindparam("vendor_id")).scalar_subquery(),
+)
+# The condition sits in the UPDATE itself: PostgreSQL re-checks it on the latest row version after
+# any concurrent writer commits, so parallel withdrawals cannot oversell.
+_WITHDRAW = (
+    update(_products)
+    .where(_products.c.id == bindparam("product_id"), _products.c.quantity >= bindparam("quantity"))
+    .values(quantity=_products.c.quantity - bindparam("quantity"))
+    .returning(_products.c.quantity)
+)
+_ADD = (
+    update(_products)
+    .where(_products.c.id == bindparam("product_id"))
+    .values(quantity=_products.c.quantity + bindparam("quantity"))
+    .returning(_products.c.quantity)
+)
+_STOCK = select(_products.c.quantity).where(_products.c.id == bindparam("product_id"))
+_INSERT_LINE = (
+    pg_insert(_transactions)
+    .values(
+        id=bindparam("transaction_id"),
+        product_id=bindparam("product_id"),
+        vendor_id=bindparam("vendor_id"),
+        action=bindparam("action"),
+        quantity=bindparam("quantity"),
+    )
+    .on_conflict_do_nothing(index_elements=[_transactions.c.id, _transactions.c.product_id])
+    .returning(_transactions.c.transaction_date)
 )
 
 
@@ -49,9 +92,7 @@ class ProductRepository:
         self._session = session
 
     async def get(self, product_id: uuid.UUID) -> AnyRow | None:
-        return (
-            await self._session.execute(select(*_PRODUCT_COLUMNS).where(Product.id == product_id))
-        ).first()
+        return (await self._session.execute(_PRODUCT_BY_ID, {"product_id": product_id})).first()
 
     async def page(
         self,
@@ -75,36 +116,26 @@ class ProductRepository:
         self, product_id: uuid.UUID, vendor_id: uuid.UUID
     ) -> tuple[str | None, str | None]:
         """Required qualification of the product and qualification of the vendor, in one round trip."""
-        required = select(Product.required_qualification).where(Product.id == product_id).scalar_subquery()
-        held = select(Vendor.qualification).where(Vendor.id == vendor_id).scalar_subquery()
-        row = (await self._session.execute(select(required, held))).one()
+        params = {"product_id": product_id, "vendor_id": vendor_id}
+        row = (await self._session.execute(_QUALIFICATIONS, params)).one()
         return row[0], row[1]
 
     async def withdraw(self, product_id: uuid.UUID, quantity: int) -> int | None:
-        """Take ``quantity`` units if that many are in stock; the new stock, or None if too few.
-
-        The condition sits in the UPDATE itself: PostgreSQL re-checks it on the latest row version
-        after any concurrent writer commits, so parallel withdrawals cannot oversell.
-        """
-        statement = (
-            update(Product)
-            .where(Product.id == product_id, Product.quantity >= quantity)
-            .values(quantity=Product.quantity - quantity)
-            .returning(Product.quantity)
-        )
-        return (await self._session.execute(statement)).scalar_one_or_none()
+        """Take ``quantity`` units if that many are in stock; the new stock, or None if too few."""
+        params = {"product_id": product_id, "quantity": quantity}
+        stock: int | None = (await self._session.execute(_WITHDRAW, params)).scalar_one_or_none()
+        return stock
 
     async def add(self, product_id: uuid.UUID, quantity: int) -> int | None:
-        statement = (
-            update(Product)
-            .where(Product.id == product_id)
-            .values(quantity=Product.quantity + quantity)
-            .returning(Product.quantity)
-        )
-        return (await self._session.execute(statement)).scalar_one_or_none()
+        params = {"product_id": product_id, "quantity": quantity}
+        stock: int | None = (await self._session.execute(_ADD, params)).scalar_one_or_none()
+        return stock
 
     async def stock(self, product_id: uuid.UUID) -> int | None:
-        return await self._session.scalar(select(Product.quantity).where(Product.id == product_id))
+        stock: int | None = (
+            await self._session.execute(_STOCK, {"product_id": product_id})
+        ).scalar_one_or_none()
+        return stock
 
     async def count_below(self, threshold: int) -> int:
         return int(await self._session.scalar(select(func.count()).where(Product.quantity < threshold)) or 0)
@@ -166,19 +197,15 @@ class TransactionRepository:
         quantity: int,
     ) -> datetime | None:
         """Insert a line; its timestamp, or None when ``(id, product_id)`` is already recorded."""
-        statement = (
-            pg_insert(Transaction)
-            .values(
-                id=transaction_id,
-                product_id=product_id,
-                vendor_id=vendor_id,
-                action=action,
-                quantity=quantity,
-            )
-            .on_conflict_do_nothing(index_elements=[Transaction.id, Transaction.product_id])
-            .returning(Transaction.transaction_date)
-        )
-        return (await self._session.execute(statement)).scalar_one_or_none()
+        params = {
+            "transaction_id": transaction_id,
+            "product_id": product_id,
+            "vendor_id": vendor_id,
+            "action": action,
+            "quantity": quantity,
+        }
+        stamp: datetime | None = (await self._session.execute(_INSERT_LINE, params)).scalar_one_or_none()
+        return stamp
 
     async def get_line(self, transaction_id: uuid.UUID, product_id: uuid.UUID) -> AnyRow | None:
         query = select(*_TRANSACTION_COLUMNS).where(

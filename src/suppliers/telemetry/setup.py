@@ -93,6 +93,7 @@ class Telemetry:
         from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
         from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
         from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+        from opentelemetry.sdk.metrics.view import DropAggregation, View
         from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from prometheus_client import CollectorRegistry
@@ -101,6 +102,12 @@ class Telemetry:
         from suppliers.telemetry.resource import build_resource
 
         resource = build_resource(settings, instance_id=str(uuid.uuid4()))
+        # Body-size histograms: two more measurements on every request (for each reader) that no
+        # dashboard reads. Dropped here; a View is how to bring them back.
+        dropped = [
+            View(instrument_name=name, aggregation=DropAggregation())
+            for name in ("http.server.request.body.size", "http.server.response.body.size")
+        ]
         # Batch processors export from their own thread with bounded queues (OTEL_BSP_*, OTEL_BLRP_*):
         # a slow or absent collector drops telemetry, it never slows or grows the request path.
         tracer_provider = SdkTracerProvider(resource=resource)
@@ -109,7 +116,7 @@ class Telemetry:
         registry = CollectorRegistry(auto_describe=True)
         readers: list[MetricReader] = [PrometheusMetricReader(registry=registry)]
         readers += [PeriodicExportingMetricReader(exporter) for exporter in metric_exporters(settings)]
-        meter_provider = SdkMeterProvider(resource=resource, metric_readers=readers)
+        meter_provider = SdkMeterProvider(resource=resource, metric_readers=readers, views=dropped)
         logger_provider = LoggerProvider(resource=resource)
         for log_exporter in log_exporters(settings):
             logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))

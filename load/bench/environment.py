@@ -1,0 +1,169 @@
+"""What the benchmark measures against: embedded PostgreSQL and Redis with sample data, and the API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from suppliers.data.seeding import ensure_demo_users, generate
+from suppliers.db.migrations import upgrade
+from suppliers.embedded.postgres import EmbeddedPostgres, _bin_dir, free_port
+from suppliers.embedded.redis import EmbeddedRedis
+
+HERE = Path(__file__).parent
+VENDORS, PRODUCTS = 1_000, 10_000
+# Enough stock that a whole benchmark of withdrawals never runs a product out.
+STOCK = 100_000_000
+USER = "b"
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """What a load script needs: a token, the vendor it acts for, products it may withdraw."""
+
+    token: str
+    vendor_id: str
+    products_file: Path
+    product_count: int
+
+
+def start_servers(workdir: Path, stack: ExitStack) -> tuple[str, str]:
+    postgres = EmbeddedPostgres(workdir / "postgres")
+    database_url = postgres.start()
+    stack.callback(postgres.remove)
+    redis = EmbeddedRedis(workdir / "redis")
+    redis_url = redis.start()
+    stack.callback(redis.stop)
+    return database_url, redis_url
+
+
+def prepare_data(database_url: str) -> None:
+    upgrade(database_url)
+    asyncio.run(generate(database_url, vendors=VENDORS, products=PRODUCTS, seed=42))
+    asyncio.run(ensure_demo_users(database_url))
+    asyncio.run(_raise_stock(database_url))
+
+
+async def _raise_stock(database_url: str) -> None:
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute("UPDATE products SET quantity = $1", STOCK)
+        await connection.execute("VACUUM ANALYZE")
+    finally:
+        await connection.close()
+
+
+class ApiServer:
+    """The API under uvicorn, one process, as `make run` and the Dockerfile run it."""
+
+    def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
+        self.name = name
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"api-{name}.log"
+        self._env = {**os.environ, "SUPPLIERS_AUTO_RESUPPLY": "false", **env}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ApiServer:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "suppliers.app:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    "--no-access-log",
+                ],
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"bench: the API ({self.name}) exited at start; see {self.log_path}")
+            try:
+                if httpx.get(f"{self.base_url}/health/ready", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise SystemExit(f"bench: the API ({self.name}) did not become ready; see {self.log_path}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+
+    def rss_mb(self) -> float:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+
+def start_sink(stack: ExitStack) -> str:
+    """An OTLP/HTTP endpoint that discards: where the telemetry-on API exports."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "otlp_sink.py"), str(port)], stdin=subprocess.DEVNULL
+    )
+    stack.callback(process.terminate)
+    return f"http://127.0.0.1:{port}"
+
+
+def fixture_for(api: ApiServer, workdir: Path) -> Fixture:
+    """Sign in as the demo vendor user, and list the products its vendor is qualified for."""
+    with httpx.Client(base_url=api.base_url, timeout=30) as http:
+        token = http.post("/login/token", data={"username": USER, "password": USER}).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        vendor_id = http.get("/login/me", headers=auth).json()["vendor_id"]
+        qualification = http.get(f"/vendors/{vendor_id}", headers=auth).json()["qualification"]
+        allowed = {"A": "ABC", "B": "BC", "C": "C"}[qualification]
+        products: list[str] = []
+        for required in allowed:
+            page = http.get(f"/products?required_qualification={required}&limit=1000", headers=auth).json()
+            products += [item["id"] for item in page["items"]]
+    products_file = workdir / "products.txt"
+    products_file.write_text("\n".join(products) + "\n")
+    return Fixture(token=token, vendor_id=vendor_id, products_file=products_file, product_count=len(products))
+
+
+async def _bench_products(database_url: str, ids: list[str]) -> None:
+    """pgbench picks products by number: the same products the wrk script picks from."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        await connection.execute(
+            "DROP TABLE IF EXISTS bench_products;"
+            "CREATE TABLE bench_products (n int PRIMARY KEY, id uuid NOT NULL)"
+        )
+        await connection.copy_records_to_table(
+            "bench_products", records=[(n, id_) for n, id_ in enumerate(ids, start=1)], columns=["n", "id"]
+        )
+    finally:
+        await connection.close()
+
+
+def prepare_pgbench(database_url: str, fixture: Fixture) -> Path:
+    asyncio.run(_bench_products(database_url, fixture.products_file.read_text().split()))
+    return _bin_dir() / "pgbench"

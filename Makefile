@@ -51,7 +51,7 @@ bench: install ## Benchmark POST/GET against pgbench's ceiling, telemetry on vs 
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
 	  (apt-get update -qq && apt-get install -y -qq wrk >/dev/null); } || \
 	  { echo "suppliers: the benchmark needs wrk: apt-get install wrk"; exit 2; }
-	cd load && PYTHONPATH=. ../$(BIN)/python -m bench
+	cd load && BENCH_OUT=$${BENCH_OUT:-$(CURDIR)/reports/bench} PYTHONPATH=. ../$(BIN)/python -m bench
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check src tests migrations load

@@ -145,7 +145,7 @@ async def test_a_withdrawal_is_a_server_span_over_its_business_span_sql_and_redi
         s.attributes.get("db.statement") or s.attributes.get("db.query.text") for s in sql if s.attributes
     ]
     assert [s.kind for s in sql] == [SpanKind.CLIENT] * len(sql)
-    assert all(s.attributes and s.attributes.get("db.system") == "postgresql" for s in sql)
+    assert all(s.attributes and s.attributes.get("db.system.name") == "postgresql" for s in sql)
     # BEGIN, the qualification check, the idempotent insert, the conditional update, COMMIT: in order.
     assert any(str(text).startswith("INSERT INTO transactions") for text in statements), statements
     assert any(str(text).startswith("UPDATE products") for text in statements), statements
@@ -155,7 +155,7 @@ async def test_a_withdrawal_is_a_server_span_over_its_business_span_sql_and_redi
     assert lookup.parent is not None and lookup.parent.span_id == server.context.span_id
     redis_calls = children(spans, lookup)
     assert redis_calls and redis_calls[0].attributes is not None
-    assert redis_calls[0].attributes["db.system"] == "redis"
+    assert redis_calls[0].attributes["db.system.name"] == "redis"
     assert redis_calls[0].name == "GET"
 
     # Every statement has exactly one span: no second instrumentation doubling them.
@@ -346,3 +346,41 @@ async def test_the_automatic_resupply_job_is_its_own_root_span(
     assert run.attributes is not None and run.attributes["suppliers.resupply.trigger"] == "scheduled"
     resupply = one(children(spans.get_finished_spans(), run), "inventory.resupply")
     assert resupply.attributes is not None and resupply.attributes["suppliers.resupply.products"] >= 1
+
+
+async def test_playground_slow_request_spends_its_time_in_one_sql_span(traced: Traced) -> None:
+    response = await traced.client.get("/playground/slow?seconds=0.3")
+
+    assert response.status_code == 200
+    spans = traced.trace_of(response)
+    sleep = one(children(spans, one(spans, "playground.slow_query")), "SELECT")
+    assert sleep.attributes is not None and "pg_sleep" in str(sleep.attributes["db.query.text"])
+    assert (sleep.end_time or 0) - (sleep.start_time or 0) >= 0.3e9
+
+
+async def test_playground_lock_wait_shows_the_waiter_blocked_on_the_row_lock(traced: Traced) -> None:
+    response = await traced.client.post("/playground/lock-wait?seconds=0.5")
+
+    assert response.status_code == 200, response.text
+    assert response.json()["waited_seconds"] >= 0.3
+    spans = traced.trace_of(response)
+    waiter = one(spans, "playground.waiter")
+    lock = [
+        s for s in children(spans, waiter) if "FOR UPDATE" in str((s.attributes or {}).get("db.query.text"))
+    ]
+    assert len(lock) == 1 and (lock[0].end_time or 0) - (lock[0].start_time or 0) >= 0.3e9
+    assert one(spans, "playground.holder").parent == waiter.parent
+
+
+async def test_playground_deadlock_ends_one_transaction_span_in_error(traced: Traced) -> None:
+    response = await traced.client.post("/playground/deadlock")
+
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["victim"] in {"a", "b"} and report["error"] == "deadlock detected"
+    spans = traced.trace_of(response)
+    victim = one(spans, f"playground.transaction_{report['victim']}")
+    survivor = one(spans, "playground.transaction_" + ("b" if report["victim"] == "a" else "a"))
+    assert victim.status.status_code is StatusCode.ERROR
+    assert survivor.status.status_code is StatusCode.UNSET
+    assert one(spans, "POST /playground/deadlock").status.status_code is StatusCode.UNSET

@@ -16,7 +16,7 @@ import httpx
 
 from suppliers.data.seeding import ensure_demo_users, generate
 from suppliers.db.migrations import upgrade
-from suppliers.embedded.postgres import EmbeddedPostgres, _bin_dir, free_port
+from suppliers.embedded.postgres import EmbeddedPostgres, bin_dir, free_port
 from suppliers.embedded.redis import EmbeddedRedis
 
 HERE = Path(__file__).parent
@@ -166,4 +166,4 @@ async def _bench_products(database_url: str, ids: list[str]) -> None:
 
 def prepare_pgbench(database_url: str, fixture: Fixture) -> Path:
     asyncio.run(_bench_products(database_url, fixture.products_file.read_text().split()))
-    return _bin_dir() / "pgbench"
+    return bin_dir() / "pgbench"

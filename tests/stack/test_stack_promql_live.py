@@ -107,6 +107,18 @@ def fast_rules(workdir: Path) -> list[Path]:
     return copies
 
 
+def transaction_body(
+    product: uuid.UUID, action: str = "withdrawal", quantity: int = 1, *, vendor_id: uuid.UUID
+) -> dict[str, object]:
+    return {
+        "id": str(uuid.uuid4()),
+        "product_id": str(product),
+        "vendor_id": str(vendor_id),
+        "action": action,
+        "quantity": quantity,
+    }
+
+
 async def drive_mixed_load(base_url: str, db: asyncpg.Pool) -> None:
     vendor = uuid.uuid4()
     await db.execute("INSERT INTO vendors (id, qualification) VALUES ($1, 'B')", vendor)
@@ -129,27 +141,24 @@ async def drive_mixed_load(base_url: str, db: asyncpg.Pool) -> None:
         for attempt in range(6):  # invalid credentials, then 429 for this name
             await http.post("/login/token", data={"username": "promql-ghost", "password": str(attempt)})
         for round_ in range(3):
-
-            def body(
-                product: uuid.UUID,
-                action: str = "withdrawal",
-                quantity: int = 1,
-                vendor_id: uuid.UUID = vendor,
-            ) -> dict[str, object]:
-                return {
-                    "id": str(uuid.uuid4()),
-                    "product_id": str(product),
-                    "vendor_id": str(vendor_id),
-                    "action": action,
-                    "quantity": quantity,
-                }
-
             calls = [
-                http.post("/transactions", json=body(plenty), headers=headers),
-                http.post("/transactions", json=body(plenty, "addition", 2), headers=headers),
-                http.post("/transactions", json=body(scarce, quantity=1000), headers=headers),
-                http.post("/transactions", json=body(unqualified), headers=headers),
-                http.post("/transactions", json=body(plenty, vendor_id=uuid.uuid4()), headers=headers),
+                http.post("/transactions", json=transaction_body(plenty, vendor_id=vendor), headers=headers),
+                http.post(
+                    "/transactions",
+                    json=transaction_body(plenty, "addition", 2, vendor_id=vendor),
+                    headers=headers,
+                ),
+                http.post(
+                    "/transactions",
+                    json=transaction_body(scarce, quantity=1000, vendor_id=vendor),
+                    headers=headers,
+                ),
+                http.post(
+                    "/transactions", json=transaction_body(unqualified, vendor_id=vendor), headers=headers
+                ),
+                http.post(
+                    "/transactions", json=transaction_body(plenty, vendor_id=uuid.uuid4()), headers=headers
+                ),
                 http.get("/products?limit=10", headers=headers),
                 http.get(f"/products/{plenty}", headers=headers),
                 http.get("/transactions?limit=10", headers=headers),

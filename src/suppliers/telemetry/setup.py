@@ -104,13 +104,13 @@ class Telemetry:
 
         resource = build_resource(settings, instance_id=str(uuid.uuid4()))
         # Body-size histograms: two more measurements on every request (for each reader) that no
-        # dashboard reads. Dropped here; a View is how to bring them back.
+        # dashboard reads. Remove these Views to get them back.
         dropped = [
             View(instrument_name=name, aggregation=DropAggregation())
             for name in ("http.server.request.body.size", "http.server.response.body.size")
         ]
         # Batch processors export from their own thread with bounded queues (OTEL_BSP_*, OTEL_BLRP_*):
-        # a slow or absent collector drops telemetry, it never slows or grows the request path.
+        # a slow or absent collector makes them drop telemetry; it never blocks a request or grows memory.
         tracer_provider = SdkTracerProvider(resource=resource)
         for span_exporter in span_exporters(settings):
             tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))

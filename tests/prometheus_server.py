@@ -19,8 +19,17 @@ import pytest
 import yaml
 
 from suppliers.embedded.postgres import free_port
+from tests.servers import start_and_wait
 
 PROMETHEUS = shutil.which("prometheus")
+
+# The API's environment when a Prometheus scrapes it: telemetry on, nothing pushed over OTLP.
+SCRAPED_API = {
+    "OTEL_SDK_DISABLED": "false",
+    "OTEL_TRACES_EXPORTER": "none",
+    "OTEL_METRICS_EXPORTER": "none",
+    "OTEL_LOGS_EXPORTER": "none",
+}
 
 
 def require_prometheus() -> str:
@@ -58,31 +67,20 @@ class PrometheusServer:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> PrometheusServer:
-        log = (self.workdir / "prometheus.log").open("ab")
-        self._process = subprocess.Popen(
-            [
-                self.binary,
-                f"--config.file={self.config_path}",
-                f"--storage.tsdb.path={self.workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--enable-feature=exemplar-storage",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+        command = [
+            self.binary,
+            f"--config.file={self.config_path}",
+            f"--storage.tsdb.path={self.workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--enable-feature=exemplar-storage",
+        ]
+        self._process = start_and_wait(
+            command,
+            log_path=self.workdir / "prometheus.log",
+            ready_url=f"{self.url}/-/ready",
+            what="prometheus",
         )
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"prometheus exited at start:\n{self.log()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"prometheus did not become ready:\n{self.log()[-3000:]}")
+        return self
 
     def stop(self) -> None:
         if self._process is not None:

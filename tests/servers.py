@@ -31,36 +31,16 @@ class ApiProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ApiProcess:
-        log = self._log_path.open("ab")
-        self._process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "suppliers.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--no-access-log",
-            ],
+        command = [sys.executable, "-m", "uvicorn", "suppliers.app:create_app", "--factory"]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"]
+        self._process = start_and_wait(
+            command,
             env=self._env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            log_path=self._log_path,
+            ready_url=f"{self.base_url}/health/live",
+            what="the API",
         )
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the API exited at start:\n{self._log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/health/live", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise RuntimeError(f"the API did not start:\n{self._log_path.read_text()[-3000:]}")
+        return self
 
     def stop(self) -> None:
         if self._process is None:
@@ -75,3 +55,31 @@ class ApiProcess:
 
     def log(self) -> str:
         return self._log_path.read_text()
+
+
+def start_and_wait(
+    command: list[str],
+    *,
+    log_path: Path,
+    ready_url: str,
+    what: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> subprocess.Popen[bytes]:
+    """Start a server with its output in ``log_path`` and wait until ``ready_url`` answers 200."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited at start:\n{log_path.read_text(errors='replace')[-3000:]}")
+        try:
+            if httpx.get(ready_url, timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{what} did not become ready:\n{log_path.read_text(errors='replace')[-3000:]}")

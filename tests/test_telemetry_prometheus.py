@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import login
-from tests.prometheus_server import PrometheusServer, require_prometheus
+from tests.prometheus_server import SCRAPED_API, PrometheusServer, require_prometheus
 from tests.servers import ApiProcess
 
 
@@ -22,11 +22,7 @@ def scraped_api(
         {
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
-            "OTEL_SDK_DISABLED": "false",
-            # Nothing listens for OTLP here: only the scrape path is under test.
-            "OTEL_TRACES_EXPORTER": "none",
-            "OTEL_METRICS_EXPORTER": "none",
-            "OTEL_LOGS_EXPORTER": "none",
+            **SCRAPED_API,
         },
         log_path=workdir / "api.log",
     ).start()

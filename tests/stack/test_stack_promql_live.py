@@ -30,7 +30,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.prometheus_server import PrometheusServer, require_prometheus
+from tests.prometheus_server import SCRAPED_API, PrometheusServer, require_prometheus
 from tests.servers import ApiProcess
 
 from .layout import RULES_DIR
@@ -71,10 +71,7 @@ async def fed_prometheus(
         {
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
-            "OTEL_SDK_DISABLED": "false",
-            "OTEL_TRACES_EXPORTER": "none",
-            "OTEL_METRICS_EXPORTER": "none",
-            "OTEL_LOGS_EXPORTER": "none",
+            **SCRAPED_API,
             "SUPPLIERS_PLAYGROUND": "true",
             "SUPPLIERS_AUTO_RESUPPLY": "true",
             "SUPPLIERS_AUTO_RESUPPLY_INTERVAL_SECONDS": "1",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, func, insert, literal, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from suppliers.db.models import Product, Transaction, Vendor
@@ -27,47 +27,53 @@ _TRANSACTION_COLUMNS = (
     Transaction.transaction_date,
 )
 
-# The statements of the hot path (POST /transactions, GET /products/{id}) are built once, as Core
-# statements with bind parameters: building an ORM statement per request, generating its cache key
-# and running the ORM's bulk-update bookkeeping cost more CPU than the round trip itself.
+# The statements of the hot path (POST /transactions, GET /products/{id}) are built once, with bind
+# parameters: building an ORM statement per request, generating its cache key and running the ORM's
+# bulk-update bookkeeping cost more CPU than the round trip itself.
 _products = cast("Table", Product.__table__)
-_vendors = cast("Table", Vendor.__table__)
-_transactions = cast("Table", Transaction.__table__)
 
 _PRODUCT_BY_ID = select(*_PRODUCT_COLUMNS).where(Product.id == bindparam("product_id"))
-_QUALIFICATIONS = select(
-    select(_products.c.required_qualification)
-    .where(_products.c.id == bindparam("product_id"))
-    .scalar_subquery(),
-    select(_vendors.c.qualification).where(_vendors.c.id == bindparam("vendor_id")).scalar_subquery(),
-)
-# The condition sits in the UPDATE itself: PostgreSQL re-checks it on the latest row version after
-# any concurrent writer commits, so parallel withdrawals cannot oversell.
-_WITHDRAW = (
-    update(_products)
-    .where(_products.c.id == bindparam("product_id"), _products.c.quantity >= bindparam("quantity"))
-    .values(quantity=_products.c.quantity - bindparam("quantity"))
-    .returning(_products.c.quantity)
-)
-_ADD = (
-    update(_products)
-    .where(_products.c.id == bindparam("product_id"))
-    .values(quantity=_products.c.quantity + bindparam("quantity"))
-    .returning(_products.c.quantity)
-)
 _STOCK = select(_products.c.quantity).where(_products.c.id == bindparam("product_id"))
-_INSERT_LINE = (
-    pg_insert(_transactions)
-    .values(
-        id=bindparam("transaction_id"),
-        product_id=bindparam("product_id"),
-        vendor_id=bindparam("vendor_id"),
-        action=bindparam("action"),
-        quantity=bindparam("quantity"),
-    )
-    .on_conflict_do_nothing(index_elements=[_transactions.c.id, _transactions.c.product_id])
-    .returning(_transactions.c.transaction_date)
+
+# One stock movement in one round trip: read the facts the rules need, insert the transaction line
+# (only if the vendor may handle the product; nothing if this (id, product_id) exists: a replay),
+# then move the stock (only if the line was inserted; for a withdrawal only if enough is in stock:
+# PostgreSQL re-checks that condition on the latest row version after a concurrent writer commits,
+# so parallel withdrawals cannot oversell). The caller decides from the facts returned and rolls
+# back when the line went in but the stock could not move.
+_MOVEMENT = """
+WITH facts AS (
+    SELECT (SELECT required_qualification FROM products WHERE id = :product_id) AS required,
+           (SELECT qualification FROM vendors WHERE id = :vendor_id) AS held
+), line AS (
+    INSERT INTO transactions (id, product_id, vendor_id, action, quantity)
+    SELECT CAST(:transaction_id AS uuid), CAST(:product_id AS uuid), CAST(:vendor_id AS uuid),
+           CAST(:action AS varchar), CAST(:quantity AS integer)
+    FROM facts
+    WHERE facts.held || '>' || facts.required = ANY(CAST(:allowed AS text[]))
+    ON CONFLICT (id, product_id) DO NOTHING
+    RETURNING transaction_date
+), stock AS (
+    UPDATE products SET quantity = quantity {sign} :quantity
+    WHERE id = :product_id {condition} AND EXISTS (SELECT FROM line)
+    RETURNING quantity
 )
+SELECT facts.required, facts.held, (SELECT transaction_date FROM line) AS stamp,
+       (SELECT quantity FROM stock) AS stock
+FROM facts
+"""
+_WITHDRAWAL = text(_MOVEMENT.format(sign="-", condition="AND quantity >= :quantity").strip())
+_ADDITION = text(_MOVEMENT.format(sign="+", condition="").strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """What one movement statement found and did: None where a fact is missing or a step did not run."""
+
+    required: str | None
+    held: str | None
+    stamp: datetime | None
+    stock: int | None
 
 
 class VendorRepository:
@@ -111,25 +117,6 @@ class ProductRepository:
         if name:
             query = query.where(Product.name.ilike(f"%{_escape_like(name)}%", escape="\\"))
         return await fetch_page(self._session, query, limit=limit, offset=offset)
-
-    async def qualifications(
-        self, product_id: uuid.UUID, vendor_id: uuid.UUID
-    ) -> tuple[str | None, str | None]:
-        """Required qualification of the product and qualification of the vendor, in one round trip."""
-        params = {"product_id": product_id, "vendor_id": vendor_id}
-        row = (await self._session.execute(_QUALIFICATIONS, params)).one()
-        return row[0], row[1]
-
-    async def withdraw(self, product_id: uuid.UUID, quantity: int) -> int | None:
-        """Take ``quantity`` units if that many are in stock; the new stock, or None if too few."""
-        params = {"product_id": product_id, "quantity": quantity}
-        stock: int | None = (await self._session.execute(_WITHDRAW, params)).scalar_one_or_none()
-        return stock
-
-    async def add(self, product_id: uuid.UUID, quantity: int) -> int | None:
-        params = {"product_id": product_id, "quantity": quantity}
-        stock: int | None = (await self._session.execute(_ADD, params)).scalar_one_or_none()
-        return stock
 
     async def stock(self, product_id: uuid.UUID) -> int | None:
         stock: int | None = (
@@ -187,7 +174,7 @@ class TransactionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def insert_new(
+    async def move_stock(
         self,
         *,
         transaction_id: uuid.UUID,
@@ -195,17 +182,20 @@ class TransactionRepository:
         vendor_id: uuid.UUID,
         action: str,
         quantity: int,
-    ) -> datetime | None:
-        """Insert a line; its timestamp, or None when ``(id, product_id)`` is already recorded."""
+        allowed: Sequence[str],
+    ) -> Movement:
+        """Record a line and move the stock in one statement; ``allowed`` lists "held>required" pairs."""
+        statement = _WITHDRAWAL if action == "withdrawal" else _ADDITION
         params = {
             "transaction_id": transaction_id,
             "product_id": product_id,
             "vendor_id": vendor_id,
             "action": action,
             "quantity": quantity,
+            "allowed": list(allowed),
         }
-        stamp: datetime | None = (await self._session.execute(_INSERT_LINE, params)).scalar_one_or_none()
-        return stamp
+        row = (await self._session.execute(statement, params)).one()
+        return Movement(required=row.required, held=row.held, stamp=row.stamp, stock=row.stock)
 
     async def get_line(self, transaction_id: uuid.UUID, product_id: uuid.UUID) -> AnyRow | None:
         query = select(*_TRANSACTION_COLUMNS).where(

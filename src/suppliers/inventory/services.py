@@ -22,8 +22,13 @@ from suppliers.inventory.errors import (
     NotFound,
     StockLimitExceeded,
 )
-from suppliers.inventory.qualification import can_handle
-from suppliers.inventory.repositories import ProductRepository, TransactionRepository, VendorRepository
+from suppliers.inventory.qualification import ALLOWED_PAIRS, can_handle
+from suppliers.inventory.repositories import (
+    Movement,
+    ProductRepository,
+    TransactionRepository,
+    VendorRepository,
+)
 from suppliers.inventory.schemas import (
     ProductOut,
     ProductPage,
@@ -199,34 +204,28 @@ class StockService:
         transaction_id = request.id or uuid.uuid4()
         crossed_threshold = False
         async with self._session.begin():
-            required, held = await self._products.qualifications(request.product_id, request.vendor_id)
-            if required is None:
+            movement = await self._move_stock(transaction_id, request)
+            if movement.required is None:
                 raise NotFound("product", request.product_id)
-            if held is None:
+            if movement.held is None:
                 raise NotFound("vendor", request.vendor_id)
-            if not can_handle(held, required):
+            if not can_handle(movement.held, movement.required):
                 raise Forbidden(
-                    f"vendor {request.vendor_id} is qualified {held}; product {request.product_id} "
-                    f"requires {required} or better"
+                    f"vendor {request.vendor_id} is qualified {movement.held}; product {request.product_id} "
+                    f"requires {movement.required} or better"
                 )
-            stamp = await self._transactions.insert_new(
-                transaction_id=transaction_id,
-                product_id=request.product_id,
-                vendor_id=request.vendor_id,
-                action=request.action,
-                quantity=request.quantity,
-            )
-            if stamp is None:
+            if movement.stamp is None:
                 return await self._replay(transaction_id, request)
+            stamp, stock = movement.stamp, movement.stock
+            if stock is None and request.action == "withdrawal":
+                # The line went in but the stock could not move: leaving the block rolls both back.
+                available = await self._products.stock(request.product_id) or 0
+                raise InsufficientStock(request.product_id, request.quantity, available)
+            if stock is None:  # pragma: no cover - deleted between the facts and the update
+                raise NotFound("product", request.product_id)
             if request.action == "withdrawal":
-                stock = await self._products.withdraw(request.product_id, request.quantity)
-                if stock is None:
-                    available = await self._products.stock(request.product_id) or 0
-                    raise InsufficientStock(request.product_id, request.quantity, available)
                 threshold = self._rules.resupply_threshold
                 crossed_threshold = stock < threshold <= stock + request.quantity
-            else:
-                stock = await self._add(request.product_id, request.quantity)
         span.set_attribute("suppliers.product.stock", stock)
         if crossed_threshold:
             span.add_event("low_stock", {"suppliers.product.stock": stock})
@@ -243,19 +242,23 @@ class StockService:
             replayed=False,
         )
 
-    async def _add(self, product_id: uuid.UUID, quantity: int) -> int:
+    async def _move_stock(self, transaction_id: uuid.UUID, request: TransactionIn) -> Movement:
         try:
-            stock = await self._products.add(product_id, quantity)
+            return await self._transactions.move_stock(
+                transaction_id=transaction_id,
+                product_id=request.product_id,
+                vendor_id=request.vendor_id,
+                action=request.action,
+                quantity=request.quantity,
+                allowed=ALLOWED_PAIRS,
+            )
         except DBAPIError as error:
             if getattr(error.orig, "sqlstate", None) == _NUMERIC_OUT_OF_RANGE:
                 raise StockLimitExceeded(
-                    f"adding {quantity} units would take product {product_id} past the largest stock a "
-                    "product can hold"
+                    f"adding {request.quantity} units would take product {request.product_id} past the "
+                    "largest stock a product can hold"
                 ) from None
             raise
-        if stock is None:  # deleted between the check and the update: nothing to add to
-            raise NotFound("product", product_id)
-        return stock
 
     async def _replay(self, transaction_id: uuid.UUID, request: TransactionIn) -> Recorded:
         existing = await self._transactions.get_line(transaction_id, request.product_id)

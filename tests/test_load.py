@@ -81,7 +81,10 @@ def run_scenario(
 def test_scenario_runs_without_unexpected_failures(
     api: ApiProcess, tmp_path: Path, user_class: str, must_include: list[str]
 ) -> None:
-    stats = run_scenario(user_class, api.base_url, tmp_path / user_class)
+    # MixedUser picks its tasks at random: enough users and time that each listed one surely comes up
+    # (a withdrawal is 4 of 23 weights; 5 users x 8 s make about 40 picks).
+    users, seconds = (5, 8) if user_class == "MixedUser" else (3, 6)
+    stats = run_scenario(user_class, api.base_url, tmp_path / user_class, users=users, seconds=seconds)
     assert int(stats["Aggregated"]["Request Count"]) > 0
     for name in must_include:
         assert int(stats[name]["Request Count"]) > 0, (name, sorted(stats))

@@ -44,17 +44,21 @@ class SuppliersUser(HttpUser):
         self.account = Account(self.client, self.username or random.choice(VENDOR_USERS))
         self.account.sign_in()
 
-    def withdraw(self, quantity: int = 1) -> None:
-        body = transaction(self.account.random_product(), self.account.vendor_id, quantity=quantity)
+    def post_transaction(self, label: str, body: Any, *statuses: int) -> None:
+        """POST /transactions, counted under "/transactions (label)", a success if its status is expected."""
         with self.client.post(
             TRANSACTIONS,
             json=body,
             headers=self.account.auth(),
-            name="/transactions (withdrawal)",
+            name=f"/transactions ({label})",
             catch_response=True,
         ) as response:
-            # 409: that product ran out; a real outcome under load, the resupply job refills it.
-            expect(response, 201, 409)
+            expect(response, *statuses)
+
+    def withdraw(self, quantity: int = 1) -> None:
+        body = transaction(self.account.random_product(), self.account.vendor_id, quantity=quantity)
+        # 409: that product ran out; a real outcome under load, the resupply job refills it.
+        self.post_transaction("withdrawal", body, 201, 409)
 
 
 class LowUser(SuppliersUser):
@@ -102,16 +106,6 @@ class ErrorsUser(SuppliersUser):
             [self.unknown_vendor, self.unqualified_vendor, self.oversized_withdrawal, self.malformed_body]
         )
 
-    def refused(self, label: str, body: Any, status: int) -> None:
-        with self.client.post(
-            TRANSACTIONS,
-            json=body,
-            headers=self.account.auth(),
-            name=f"/transactions ({label})",
-            catch_response=True,
-        ) as response:
-            expect(response, status)
-
     @task
     def next_refusal(self) -> None:
         # In turn rather than at random, so even a short run meets every rule.
@@ -119,14 +113,18 @@ class ErrorsUser(SuppliersUser):
         case()
 
     def unknown_vendor(self) -> None:
-        self.refused("unknown vendor", transaction(self.account.random_product(), str(uuid.uuid4())), 404)
+        self.post_transaction(
+            "unknown vendor", transaction(self.account.random_product(), str(uuid.uuid4())), 404
+        )
 
     def unqualified_vendor(self) -> None:
-        self.refused("unqualified vendor", transaction(random.choice(self.a_products), self.c_vendor), 403)
+        self.post_transaction(
+            "unqualified vendor", transaction(random.choice(self.a_products), self.c_vendor), 403
+        )
 
     def oversized_withdrawal(self) -> None:
         body = transaction(self.account.random_product(), self.account.vendor_id, quantity=1_000_000)
-        self.refused("oversized withdrawal", body, 409)
+        self.post_transaction("oversized withdrawal", body, 409)
 
     def malformed_body(self) -> None:
         body = {
@@ -135,7 +133,7 @@ class ErrorsUser(SuppliersUser):
             "action": "lend",
             "quantity": -1,
         }
-        self.refused("malformed body", body, 422)
+        self.post_transaction("malformed body", body, 422)
 
 
 class MixedUser(SuppliersUser):
@@ -173,14 +171,7 @@ class MixedUser(SuppliersUser):
             action="addition",
             quantity=random.randint(5, 20),
         )
-        with self.client.post(
-            TRANSACTIONS,
-            json=body,
-            headers=self.account.auth(),
-            name="/transactions (addition)",
-            catch_response=True,
-        ) as response:
-            expect(response, 201)
+        self.post_transaction("addition", body, 201)
 
     @task(1)
     def sign_in_again(self) -> None:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from suppliers.embedded.postgres import free_port
-from tests.servers import start_and_wait
+from tests.servers import start_and_wait, stop_process
 
 PROMETHEUS = shutil.which("prometheus")
 
@@ -84,12 +84,7 @@ class PrometheusServer:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            stop_process(self._process)
             self._process = None
 
     def log(self) -> str:

@@ -43,15 +43,9 @@ class ApiProcess:
         return self
 
     def stop(self) -> None:
-        if self._process is None:
-            return
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        self._process = None
+        if self._process is not None:
+            stop_process(self._process)
+            self._process = None
 
     def log(self) -> str:
         return self._log_path.read_text()
@@ -83,3 +77,13 @@ def start_and_wait(
         time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"{what} did not become ready:\n{log_path.read_text(errors='replace')[-3000:]}")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within 15 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install run test lint format check reset-data load bench
+.PHONY: help install tools run test lint format check reset-data load bench
 
 # `make load` defaults: a short mixed run against a local API.
 SCENARIO ?= mixed
@@ -33,6 +33,9 @@ $(VENV)/.installed: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.installed ## Create .venv and install the locked dependencies (first run: a minute)
 
+tools: ## Build the OpenTelemetry Collector, Prometheus and promtool the stack tests run (Go; cached: first run a few minutes)
+	@$(PYTHON) tools/build.py
+
 run: install ## Start the API on :5001 with sample data (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)
 	$(BIN)/suppliers serve
 
@@ -54,13 +57,13 @@ bench: install ## Benchmark POST/GET against pgbench's ceiling, telemetry on vs 
 	cd load && BENCH_OUT=$${BENCH_OUT:-$(CURDIR)/reports/bench} PYTHONPATH=. ../$(BIN)/python -m bench
 
 lint: install ## ruff and mypy
-	$(BIN)/ruff check src tests migrations load
-	$(BIN)/ruff format --check src tests migrations load
+	$(BIN)/ruff check src tests migrations load tools
+	$(BIN)/ruff format --check src tests migrations load tools
 	$(BIN)/mypy
 
 format: install ## Format and fix what ruff can
-	$(BIN)/ruff format src tests migrations load
-	$(BIN)/ruff check --fix src tests migrations load
+	$(BIN)/ruff format src tests migrations load tools
+	$(BIN)/ruff check --fix src tests migrations load tools
 
 check: lint test ## Lint, then test
 

@@ -1,7 +1,9 @@
-"""A real OTLP/HTTP receiver for the tests: decodes what the app exports with opentelemetry-proto.
+"""A real OTLP receiver for the tests: decodes what it is sent with opentelemetry-proto.
 
 It answers like a collector (200 with an empty response message) and keeps every decoded request,
-so a test can look at the spans, metric points and log records exactly as they left the process.
+so a test can look at the spans, metric points and log records exactly as they left the sender.
+OTLP/HTTP on ``endpoint`` (any path prefix: Loki's is ``/otlp``), and with ``with_grpc=True`` OTLP/gRPC
+on ``grpc_endpoint`` too, which is how the stack's collector talks to Tempo.
 """
 
 from __future__ import annotations
@@ -11,18 +13,23 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
+import grpc
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2_grpc
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2_grpc
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
     ExportMetricsServiceResponse,
 )
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -34,6 +41,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 T = TypeVar("T")
 
+REFUSE_MARK = "suppliers.test.refuse"
+
 
 def value_of(value: AnyValue) -> Any:
     kind = value.WhichOneof("value")
@@ -44,6 +53,13 @@ def attributes(pairs: Any) -> dict[str, Any]:
     return {pair.key: value_of(pair.value) for pair in pairs if isinstance(pair, KeyValue)}
 
 
+def _resource_data(message: Any) -> Any:
+    for name in ("resource_spans", "resource_metrics", "resource_logs"):
+        if hasattr(message, name):
+            return getattr(message, name)
+    return []
+
+
 @dataclass
 class Received:
     traces: list[ExportTraceServiceRequest] = field(default_factory=list)
@@ -52,7 +68,7 @@ class Received:
 
 
 class OtlpReceiver:
-    """Listens on 127.0.0.1 at a free port; ``endpoint`` is what OTEL_EXPORTER_OTLP_ENDPOINT takes."""
+    """Listens on 127.0.0.1 at free ports; ``endpoint`` is what OTEL_EXPORTER_OTLP_ENDPOINT takes."""
 
     _paths: dict[str, tuple[type[Any], Any, str]] = {
         "/v1/traces": (ExportTraceServiceRequest, ExportTraceServiceResponse(), "traces"),
@@ -60,14 +76,18 @@ class OtlpReceiver:
         "/v1/logs": (ExportLogsServiceRequest, ExportLogsServiceResponse(), "logs"),
     }
 
-    def __init__(self) -> None:
+    def __init__(self, *, with_grpc: bool = False, refuse_marked: bool = False) -> None:
+        """``refuse_marked``: refuse requests from a resource with ``suppliers.test.refuse=true``
+        the way a backend refuses invalid data (HTTP 400, gRPC INVALID_ARGUMENT: not retried)."""
         self.received = Received()
+        self._refuse_marked = refuse_marked
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                route = receiver._paths.get(self.path)
+                suffix = "/v1/" + self.path.rsplit("/v1/", 1)[-1]
+                route = receiver._paths.get(suffix)
                 if route is None:
                     self.send_error(404)
                     return
@@ -77,8 +97,9 @@ class OtlpReceiver:
                     body = gzip.decompress(body)
                 message = message_type()
                 message.ParseFromString(body)
-                with receiver._lock:
-                    getattr(receiver.received, bucket).append(message)
+                if not receiver._keep(bucket, message):
+                    self.send_error(400, "refused: marked suppliers.test.refuse")
+                    return
                 payload = answer.SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
@@ -92,12 +113,65 @@ class OtlpReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.refused = 0
+        self._grpc: grpc.Server | None = None
+        self.grpc_endpoint = ""
+        if with_grpc:
+            self._grpc = self._grpc_server()
+
+    def _keep(self, bucket: str, message: Any) -> bool:
+        """Store a request, or refuse it (False) when it is marked to be refused."""
+        if self._refuse_marked and any(
+            attributes(resource_data.resource.attributes).get(REFUSE_MARK) is True
+            for resource_data in _resource_data(message)
+        ):
+            with self._lock:
+                self.refused += 1
+            return False
+        with self._lock:
+            getattr(self.received, bucket).append(message)
+        return True
+
+    def _grpc_server(self) -> grpc.Server:
+        keep = self._keep
+
+        class Traces(trace_service_pb2_grpc.TraceServiceServicer):
+            def Export(self, request: ExportTraceServiceRequest, context: Any) -> ExportTraceServiceResponse:
+                if not keep("traces", request):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "refused: marked suppliers.test.refuse")
+                return ExportTraceServiceResponse()
+
+        class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
+            def Export(
+                self, request: ExportMetricsServiceRequest, context: Any
+            ) -> ExportMetricsServiceResponse:
+                if not keep("metrics", request):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "refused: marked suppliers.test.refuse")
+                return ExportMetricsServiceResponse()
+
+        class Logs(logs_service_pb2_grpc.LogsServiceServicer):
+            def Export(self, request: ExportLogsServiceRequest, context: Any) -> ExportLogsServiceResponse:
+                if not keep("logs", request):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, "refused: marked suppliers.test.refuse")
+                return ExportLogsServiceResponse()
+
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Traces(), server)
+        metrics_service_pb2_grpc.add_MetricsServiceServicer_to_server(Metrics(), server)
+        logs_service_pb2_grpc.add_LogsServiceServicer_to_server(Logs(), server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        self.grpc_endpoint = f"127.0.0.1:{port}"
+        return server
 
     def __enter__(self) -> OtlpReceiver:
         self._thread.start()
+        if self._grpc is not None:
+            self._grpc.start()
         return self
 
     def __exit__(self, *_: object) -> None:
+        if self._grpc is not None:
+            self._grpc.stop(grace=None)
         self._server.shutdown()
         self._server.server_close()
 

@@ -1,13 +1,11 @@
-"""A real Prometheus for the tests (Debian's `prometheus` package), scraping the API's /metrics.
+"""A real Prometheus for the tests: the release compose pins, built by `make tools`.
 
-Without the binary the tests that need it are skipped with the command that installs it, except
-under CI (CI=true), where .ci/run installs it and a missing binary is a failure.
+Two ways to start it: scraping the API's /metrics with a configuration of its own (``scraping``),
+or as the stack runs it, with compose's flags and a given configuration file (``as_in_compose``).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Sequence
@@ -15,13 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 
 from suppliers.embedded.postgres import free_port
 from tests.servers import start_and_wait, stop_process
-
-PROMETHEUS = shutil.which("prometheus")
+from tests.toolchain import require_tool
 
 # The API's environment when a Prometheus scrapes it: telemetry on, nothing pushed over OTLP.
 SCRAPED_API = {
@@ -32,47 +28,53 @@ SCRAPED_API = {
 }
 
 
-def require_prometheus() -> str:
-    if PROMETHEUS is None:
-        why = "the prometheus binary is missing (apt-get install prometheus; .ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
-    return PROMETHEUS
-
-
 class PrometheusServer:
-    """Scrapes ``targets`` every ``scrape_interval`` as job ``job``; evaluates ``rule_files`` as often."""
+    """A Prometheus process on a free loopback port, with its data under ``workdir``."""
 
     def __init__(
-        self,
+        self, workdir: Path, *, config: dict[str, Any], flags: Sequence[str] = (), port: int | None = None
+    ) -> None:
+        self.binary = require_tool("prometheus")
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config_path = workdir / "prometheus.yml"
+        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self._flags = list(flags)
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def scraping(
+        cls,
         workdir: Path,
         *,
         targets: Sequence[str],
         job: str = "suppliers-api",
         scrape_interval: str = "1s",
-        rule_files: Sequence[Path] = (),
-    ) -> None:
-        self.binary = require_prometheus()
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    ) -> PrometheusServer:
+        """Scrapes ``targets`` every ``scrape_interval`` as job ``job``, with exemplars kept."""
         config = {
             "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
-            "rule_files": [str(path) for path in rule_files],
             "scrape_configs": [{"job_name": job, "static_configs": [{"targets": list(targets)}]}],
         }
-        self.config_path = workdir / "prometheus.yml"
-        self.config_path.write_text(yaml.safe_dump(config))
-        self._process: subprocess.Popen[bytes] | None = None
+        return cls(workdir, config=config, flags=["--enable-feature=exemplar-storage"])
+
+    @classmethod
+    def as_in_compose(
+        cls, workdir: Path, *, config: dict[str, Any], command: Sequence[str], port: int
+    ) -> PrometheusServer:
+        """With the flags of compose's ``command`` (paths moved into ``workdir``) and ``config``."""
+        container_paths = ("--config.file=", "--storage.tsdb.path=", "--web.listen-address=")
+        flags = [flag for flag in command if not flag.startswith(container_paths)]
+        return cls(workdir, config=config, flags=flags, port=port)
 
     def start(self) -> PrometheusServer:
         command = [
-            self.binary,
+            str(self.binary),
             f"--config.file={self.config_path}",
             f"--storage.tsdb.path={self.workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
-            "--enable-feature=exemplar-storage",
+            *self._flags,
         ]
         self._process = start_and_wait(
             command,
@@ -98,6 +100,17 @@ class PrometheusServer:
             raise AssertionError(f"{expr}: {body.get('errorType')}: {body.get('error')}")
         result: list[dict[str, Any]] = body["data"]["result"]
         return result if isinstance(result, list) else [{"value": result}]
+
+    def exemplars(self, expr: str, *, since: float) -> list[dict[str, Any]]:
+        """Exemplars of the series ``expr`` selects, from ``since`` (Unix time) until now."""
+        response = httpx.get(
+            f"{self.url}/api/v1/query_exemplars",
+            params={"query": expr, "start": since, "end": time.time()},
+            timeout=10,
+        )
+        body = response.json()
+        assert body.get("status") == "success", body
+        return [exemplar for series in body["data"] for exemplar in series["exemplars"]]
 
     def wait_for(self, expr: str, *, timeout: float = 30.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

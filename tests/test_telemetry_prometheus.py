@@ -8,16 +8,17 @@ import httpx
 import pytest
 
 from tests.conftest import login
-from tests.prometheus_server import SCRAPED_API, PrometheusServer, require_prometheus
+from tests.prometheus_server import SCRAPED_API, PrometheusServer
 from tests.servers import ApiProcess
+from tests.toolchain import require_tool
 
 
 @pytest.fixture(scope="module")
 def scraped_api(
     database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ApiProcess, PrometheusServer]]:
-    require_prometheus()
     workdir = tmp_path_factory.mktemp("scraped")
+    require_tool("prometheus")  # before starting anything
     api = ApiProcess(
         {
             "DATABASE_URL": database_url,
@@ -26,7 +27,7 @@ def scraped_api(
         },
         log_path=workdir / "api.log",
     ).start()
-    prometheus = PrometheusServer(workdir, targets=[f"127.0.0.1:{api.port}"])
+    prometheus = PrometheusServer.scraping(workdir, targets=[f"127.0.0.1:{api.port}"])
     try:
         prometheus.start()
         yield api, prometheus

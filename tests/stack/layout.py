@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +42,36 @@ def relative(path: Path) -> str:
         return str(path.resolve().relative_to(REPO_ROOT))
     except ValueError:
         return str(path)
+
+
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+
+
+def interpolated_variables(text: str) -> list[tuple[str, str]]:
+    """``(name, default)`` of every ``${NAME:-default}`` in a compose file."""
+    return _INTERPOLATION.findall(text)
+
+
+def with_defaults(value: Any) -> Any:
+    """Resolve ${VAR:-default} the way compose does when VAR is unset."""
+    if isinstance(value, str):
+        return _INTERPOLATION.sub(lambda m: m.group(2) or "", value)
+    return value
+
+
+def compose_services() -> dict[str, Any]:
+    return dict(load_mapping(COMPOSE_FILE)["services"])
+
+
+def compose_environment(service: str) -> dict[str, str]:
+    """A service's environment in compose/compose.yaml, with the defaults of unset variables."""
+    environment = compose_services()[service].get("environment") or {}
+    return {name: str(with_defaults(value)) for name, value in environment.items()}
+
+
+_COLLECTOR_VARIABLE = re.compile(r"\$\{env:(\w+):-([^}]*)\}")
+
+
+def collector_default(value: str) -> str:
+    """``${env:NAME:-default}`` in otel-collector.yaml → ``default``: the value under compose."""
+    return _COLLECTOR_VARIABLE.sub(lambda m: m.group(2), value)

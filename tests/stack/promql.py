@@ -165,7 +165,7 @@ def render(
     # Longest names first so $__rate_interval is not read as $__rate + "_interval".
     for name in sorted(values, key=len, reverse=True):
         expr = expr.replace("${" + name + "}", values[name]).replace("$" + name, values[name])
-    leftover = re.search(r"\$\{?\w+", expr)
+    leftover = re.search(r"\$\{?[A-Za-z_]\w*", expr)
     if leftover:
         raise ValueError(f"no value for Grafana variable {leftover.group(0)!r} in: {expr}")
     return expr

@@ -11,6 +11,7 @@ from .layout import (
     LOKI_CONFIG,
     REPO_ROOT,
     TEMPO_CONFIG,
+    collector_default,
     load_yaml,
 )
 
@@ -30,7 +31,7 @@ def test_tempo_receives_otlp_on_all_interfaces() -> None:
     assert protocols["http"]["endpoint"] == "0.0.0.0:4318"
     # The collector exports traces to that gRPC port.
     collector = load_yaml(COLLECTOR_CONFIG)
-    assert collector["exporters"]["otlp_grpc/tempo"]["endpoint"] == "tempo:4317"
+    assert collector_default(collector["exporters"]["otlp_grpc/tempo"]["endpoint"]) == "tempo:4317"
 
 
 def test_tempo_stores_under_the_volume_and_keeps_a_retention() -> None:
@@ -61,7 +62,7 @@ def test_loki_accepts_otlp_with_structured_metadata() -> None:
     assert loki["server"]["http_listen_port"] == 3100
     assert loki["common"]["path_prefix"] == "/loki"
     collector = load_yaml(COLLECTOR_CONFIG)
-    assert collector["exporters"]["otlp_http/loki"]["endpoint"] == "http://loki:3100/otlp"
+    assert collector_default(collector["exporters"]["otlp_http/loki"]["endpoint"]) == "http://loki:3100/otlp"
 
 
 def test_dockerfile() -> None:

@@ -1,9 +1,8 @@
-"""otel-collector.yaml: a pipeline graph that otel/opentelemetry-collector-contrib:0.159.0 accepts.
+"""otel-collector.yaml, checked by the collector release compose runs (built by `make tools`).
 
-The collector itself cannot be started here (no Docker, no binary on PyPI/Debian), so the
-configuration is checked as data: every component referenced is defined and every defined one is
-used, the names are 0.159.0's, memory_limiter comes first, and the endpoints meet the services
-that compose actually runs.
+`otelcol validate` decides whether the file loads; `otelcol components` says what the distribution
+holds, so the manifest it was built from, the shipped config and the compose image stay one set.
+The live run of this very file is tests/stack/test_stack_live.py; here is what needs no servers.
 """
 
 from __future__ import annotations
@@ -12,54 +11,34 @@ import re
 from typing import Any
 
 import pytest
+import yaml
 
-from .layout import COLLECTOR_CONFIG, COMPOSE_FILE, PROMETHEUS_CONFIG, load_mapping, load_yaml
+from tests.collector_process import COLLECTOR_CONFIG, components, validate
 
-# Component type names valid in collector-contrib 0.159.0, by kind -- only those this stack may
-# use, each with the deprecated alias it replaced (None: never renamed). Where they were read:
-#   * exporters otlp_grpc/otlp_http: open-telemetry/opentelemetry-collector PR #14403 and #14397
-#     (renamed in core v0.144.0, old names kept as deprecated aliases) and
-#     exporter/otlphttpexporter/metadata.yaml (`type: otlp_http`, `deprecated_type: otlphttp`);
-#   * span_metrics: connector/spanmetricsconnector/metadata.yaml and documentation.md in
-#     opentelemetry-collector-contrib (`type: span_metrics`, `deprecated_type: spanmetrics`), and
-#     factory.go (xconnector.WithDeprecatedTypeAlias);
-#   * host_metrics (0.151), service_graph (0.151), resource_detection (0.153): contrib issue #45339
-#     (snake_case renames), PR #48525 (resource_detection), and the renamed-component tables of
-#     collector upgrade notes checked against 0.153 and 0.160 (dash0-operator PR #1394: v0.160.0's
-#     metadata.yaml files carry the new `type` and the old `deprecated_type`);
-#   * health_check: extension/healthcheckextension/metadata.yaml (`type: health_check`);
-#   * otlp, postgresql, redis, prometheus, memory_limiter, batch, debug: unchanged
-#     (receiver/postgresqlreceiver and receiver/redisreceiver metadata.yaml: `type: postgresql`,
-#     `type: redis`).
-VALID_COMPONENTS: dict[str, dict[str, str | None]] = {
-    "receivers": {
-        "otlp": None,
-        "postgresql": None,
-        "redis": None,
-        "host_metrics": "hostmetrics",
-        "prometheus": None,
-    },
-    "processors": {
-        "memory_limiter": None,
-        "batch": None,
-        "resource_detection": "resourcedetection",
-    },
-    "connectors": {
-        "span_metrics": "spanmetrics",
-        "service_graph": "servicegraph",
-    },
-    "exporters": {
-        "otlp_grpc": "otlp",
-        "otlp_http": "otlphttp",
-        "debug": None,
-    },
-    "extensions": {
-        "health_check": None,
-    },
+from .layout import COMPOSE_FILE, PROMETHEUS_CONFIG, REPO_ROOT, compose_services, load_mapping, load_yaml
+
+MANIFEST = REPO_ROOT / "tools" / "otelcol" / "manifest.yaml"
+KINDS = ("receivers", "processors", "exporters", "connectors", "extensions")
+CONTRIB_IMAGE = "otel/opentelemetry-collector-contrib"
+# Modules of the compose image, read from its own manifest at its tag (the lines for the modules
+# this stack uses): open-telemetry/opentelemetry-collector-releases@v0.152.0,
+# distributions/otelcol-contrib/manifest.yaml. So the binary the tests run holds the same code.
+IN_THE_CONTRIB_IMAGE = {
+    "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension v0.152.0",
+    "go.opentelemetry.io/collector/exporter/otlpexporter v0.152.0",
+    "go.opentelemetry.io/collector/exporter/otlphttpexporter v0.152.0",
+    "go.opentelemetry.io/collector/processor/batchprocessor v0.152.0",
+    "go.opentelemetry.io/collector/processor/memorylimiterprocessor v0.152.0",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/processor/resourcedetectionprocessor v0.152.0",
+    "go.opentelemetry.io/collector/receiver/otlpreceiver v0.152.0",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/hostmetricsreceiver v0.152.0",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/postgresqlreceiver v0.152.0",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/receiver/redisreceiver v0.152.0",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/connector/servicegraphconnector v0.152.0",
+    "github.com/open-telemetry/opentelemetry-collector-contrib/connector/spanmetricsconnector v0.152.0",
+    "go.opentelemetry.io/collector/confmap/provider/envprovider v1.58.0",
+    "go.opentelemetry.io/collector/confmap/provider/fileprovider v1.58.0",
 }
-
-# The connectors take traces in and give metrics out.
-TRACES_TO_METRICS_CONNECTORS = {"span_metrics", "service_graph"}
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +51,56 @@ def pipelines(config: dict[str, Any]) -> dict[str, Any]:
     return dict(config["service"]["pipelines"])
 
 
+@pytest.fixture(scope="module")
+def built() -> dict[str, Any]:
+    listed: dict[str, Any] = yaml.safe_load(components())
+    return listed
+
+
 def component_type(component_id: str) -> str:
     """`otlp_http/loki` -> `otlp_http`."""
     return component_id.split("/", 1)[0]
+
+
+def used_types(config: dict[str, Any]) -> dict[str, set[str]]:
+    return {kind: {component_type(c) for c in config.get(kind) or {}} for kind in KINDS}
+
+
+def manifest_modules() -> dict[str, set[str]]:
+    manifest = load_mapping(MANIFEST)
+    return {kind: {entry["gomod"] for entry in manifest.get(kind) or []} for kind in KINDS}
+
+
+def test_otelcol_validate_accepts_the_shipped_file() -> None:
+    result = validate({"HOST_METRICS_ROOT_PATH": "/"})  # the compose default /hostfs exists in compose only
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_binary_was_built_from_the_manifest(built: dict[str, Any]) -> None:
+    """`make tools` is current: the distribution holds exactly the manifest's modules."""
+    for kind, modules in manifest_modules().items():
+        assert {c["module"] for c in built.get(kind) or []} == modules, kind
+    version = load_mapping(MANIFEST)["dist"]["version"]
+    assert built["buildinfo"]["version"] == version
+
+
+def test_the_manifest_builds_exactly_the_components_the_config_uses(
+    config: dict[str, Any], built: dict[str, Any]
+) -> None:
+    for kind, used in used_types(config).items():
+        available = {c["name"] for c in built.get(kind) or []}
+        assert used - available == set(), f"{kind} used but not in the manifest: {sorted(used - available)}"
+        assert available - used == set(), f"{kind} in the manifest but unused: {sorted(available - used)}"
+
+
+def test_the_manifest_is_the_compose_image_release() -> None:
+    image = compose_services()["otel-collector"]["image"]
+    name, _, tag = image.rpartition(":")
+    assert name == CONTRIB_IMAGE
+    assert load_mapping(MANIFEST)["dist"]["version"] == tag
+    providers = {entry["gomod"] for entry in load_mapping(MANIFEST)["providers"]}
+    built_modules = set().union(*manifest_modules().values()) | providers
+    assert built_modules <= IN_THE_CONTRIB_IMAGE, sorted(built_modules - IN_THE_CONTRIB_IMAGE)
 
 
 def test_every_component_referenced_in_a_pipeline_is_defined(
@@ -88,52 +114,22 @@ def test_every_component_referenced_in_a_pipeline_is_defined(
                 defined |= connectors
             for component in pipeline.get(role, []):
                 assert component in defined, f"pipeline {name}: {role[:-1]} {component} is not defined"
-    for extension in config["service"].get("extensions", []):
-        assert extension in (config.get("extensions") or {})
 
 
 def test_every_defined_component_is_used(config: dict[str, Any], pipelines: dict[str, Any]) -> None:
+    """The collector ignores a defined but unused component: that would be dead configuration."""
     for role in ("receivers", "processors", "exporters"):
         used = {c for p in pipelines.values() for c in p.get(role, [])}
         unused = set(config.get(role) or {}) - used
         assert not unused, f"{role} defined but in no pipeline: {sorted(unused)}"
-    for connector in config.get("connectors") or {}:
-        as_exporter = any(connector in p.get("exporters", []) for p in pipelines.values())
-        as_receiver = any(connector in p.get("receivers", []) for p in pipelines.values())
-        assert as_exporter, f"connector {connector} must end a traces pipeline"
-        assert as_receiver, f"connector {connector} must start a metrics pipeline"
     assert set(config.get("extensions") or {}) == set(config["service"].get("extensions", []))
 
 
 def test_memory_limiter_comes_first_and_batch_last_in_every_pipeline(pipelines: dict[str, Any]) -> None:
     for name, pipeline in pipelines.items():
         processors = pipeline.get("processors", [])
-        assert processors, f"pipeline {name} has no processors"
         assert component_type(processors[0]) == "memory_limiter", name
         assert component_type(processors[-1]) == "batch", name
-
-
-def test_component_names_are_valid_for_0_159_and_not_deprecated_aliases(config: dict[str, Any]) -> None:
-    for kind, valid in VALID_COMPONENTS.items():
-        deprecated = {alias: name for name, alias in valid.items() if alias}
-        for component_id in config.get(kind) or {}:
-            kind_name = component_type(component_id)
-            assert kind_name not in deprecated, (
-                f"{kind}: {kind_name} is the deprecated alias of {deprecated[kind_name]}"
-            )
-            assert kind_name in valid, f"{kind}: {kind_name} is not a known 0.159.0 component"
-    assert set(config) <= {"receivers", "processors", "exporters", "connectors", "extensions", "service"}
-
-
-def test_pipeline_signals(pipelines: dict[str, Any]) -> None:
-    for name, pipeline in pipelines.items():
-        signal = name.split("/", 1)[0]
-        assert signal in ("traces", "metrics", "logs"), name
-        for connector in TRACES_TO_METRICS_CONNECTORS:
-            if connector in pipeline.get("exporters", []):
-                assert signal == "traces", f"{connector} consumes traces, not {signal}"
-            if connector in pipeline.get("receivers", []):
-                assert signal == "metrics", f"{connector} produces metrics, not {signal}"
 
 
 def test_signals_reach_their_backends(pipelines: dict[str, Any]) -> None:
@@ -142,44 +138,41 @@ def test_signals_reach_their_backends(pipelines: dict[str, Any]) -> None:
     assert {"otlp", "span_metrics", "service_graph"} <= set(pipelines["metrics"]["receivers"])
     assert pipelines["metrics"]["exporters"] == ["otlp_http/prometheus"]
     assert set(pipelines["metrics/infra"]["receivers"]) == {"postgresql", "redis", "host_metrics"}
-    assert "resource_detection" in pipelines["metrics/infra"]["processors"]
+    assert "resourcedetection" in pipelines["metrics/infra"]["processors"]
     assert pipelines["logs"]["exporters"] == ["otlp_http/loki"]
 
 
-def test_receivers_listen_on_all_interfaces(config: dict[str, Any]) -> None:
-    protocols = config["receivers"]["otlp"]["protocols"]
-    assert protocols["grpc"]["endpoint"] == "0.0.0.0:4317"
-    assert protocols["http"]["endpoint"] == "0.0.0.0:4318"
-    assert config["extensions"]["health_check"]["endpoint"] == "0.0.0.0:13133"
+def test_environment_defaults_are_the_compose_values() -> None:
+    """Without any variable set, the file is compose's: services by name, the ports compose opens."""
+    defaults = dict(re.findall(r"\$\{env:(\w+):-([^}]*)\}", COLLECTOR_CONFIG.read_text()))
+    services = compose_services()
+    for variable in ("POSTGRES_ENDPOINT", "REDIS_ENDPOINT", "TEMPO_OTLP_ENDPOINT"):
+        host = defaults[variable].split(":", 1)[0]
+        assert host in services, f"{variable}: no compose service {host}"
+    for variable in ("PROMETHEUS_OTLP_ENDPOINT", "LOKI_OTLP_ENDPOINT"):
+        host = re.sub(r"^\w+://", "", defaults[variable]).split(":", 1)[0]
+        assert host in services, f"{variable}: no compose service {host}"
+    assert defaults["POSTGRES_DB"] == services["postgres"]["environment"]["POSTGRES_DB"]
+    postgres_password = services["postgres"]["environment"]["OTEL_MONITOR_PASSWORD"]
+    assert f"${{OTEL_MONITOR_PASSWORD:-{defaults['OTEL_MONITOR_PASSWORD']}}}" == postgres_password
+    # Listeners on every interface, on the ports compose publishes and Prometheus scrapes.
+    assert defaults["COLLECTOR_OTLP_GRPC_ENDPOINT"] == "0.0.0.0:4317"
+    assert defaults["COLLECTOR_OTLP_HTTP_ENDPOINT"] == "0.0.0.0:4318"
+    assert defaults["COLLECTOR_HEALTH_ENDPOINT"] == "0.0.0.0:13133"
+    assert defaults["COLLECTOR_TELEMETRY_HOST"] == "0.0.0.0"
+    jobs = {job["job_name"]: job for job in load_yaml(PROMETHEUS_CONFIG)["scrape_configs"]}
+    assert jobs["otel-collector"]["static_configs"][0]["targets"] == [
+        f"otel-collector:{defaults['COLLECTOR_TELEMETRY_PORT']}"
+    ]
+    assert defaults["HOST_METRICS_ROOT_PATH"] == "/hostfs"
+    assert "/:/hostfs:ro" in services["otel-collector"]["volumes"]
 
 
-def test_infrastructure_receivers(config: dict[str, Any]) -> None:
-    postgresql = config["receivers"]["postgresql"]
-    assert postgresql["endpoint"] == "postgres:5432"
-    assert postgresql["username"] == "otel_monitor"
-    assert postgresql["databases"] == ["suppliers"]
-    assert config["receivers"]["redis"]["endpoint"] == "redis:6379"
-    scrapers = set(config["receivers"]["host_metrics"]["scrapers"])
-    assert scrapers == {"cpu", "memory", "load", "disk", "filesystem", "network", "paging", "processes"}
-    assert config["processors"]["resource_detection"]["detectors"] == ["env", "system"]
-
-
-def test_exporters_point_at_the_compose_services(config: dict[str, Any]) -> None:
-    exporters = config["exporters"]
-    assert exporters["otlp_http/prometheus"]["endpoint"] == "http://prometheus:9090/api/v1/otlp"
-    assert exporters["otlp_http/loki"]["endpoint"] == "http://loki:3100/otlp"
-    assert exporters["otlp_grpc/tempo"]["endpoint"] == "tempo:4317"
-    assert exporters["otlp_grpc/tempo"]["tls"]["insecure"] is True
-    services = load_yaml(COMPOSE_FILE)["services"]
-    for exporter in exporters.values():
-        host = re.sub(r"^\w+://", "", exporter["endpoint"]).split(":", 1)[0]
-        assert host in services, f"{exporter['endpoint']}: no compose service {host}"
-
-
-def test_environment_the_config_reads_is_set_by_compose(config: dict[str, Any]) -> None:
-    needed = set(re.findall(r"\$\{env:(\w+)\}", COLLECTOR_CONFIG.read_text()))
-    provided = set(load_yaml(COMPOSE_FILE)["services"]["otel-collector"]["environment"])
-    assert needed <= provided
+def test_every_variable_the_config_reads_has_a_default() -> None:
+    text = COLLECTOR_CONFIG.read_text()
+    bare = [name for name in re.findall(r"\$\{env:(\w+)\}", text)]
+    assert not bare, f"without a default, compose would have to set these: {bare}"
+    assert COMPOSE_FILE.exists()
 
 
 def test_span_metrics_use_seconds_and_exemplars(config: dict[str, Any]) -> None:
@@ -189,10 +182,6 @@ def test_span_metrics_use_seconds_and_exemplars(config: dict[str, Any]) -> None:
     assert "namespace" not in span_metrics  # default traces.span.metrics -> traces_span_metrics_*
 
 
-def test_collector_own_metrics_are_scraped_by_prometheus(config: dict[str, Any]) -> None:
-    readers = config["service"]["telemetry"]["metrics"]["readers"]
-    exporter = readers[0]["pull"]["exporter"]["prometheus"]
-    assert exporter["host"] == "0.0.0.0"
-    jobs = {job["job_name"]: job for job in load_yaml(PROMETHEUS_CONFIG)["scrape_configs"]}
-    targets = jobs["otel-collector"]["static_configs"][0]["targets"]
-    assert targets == [f"otel-collector:{exporter['port']}"]
+def test_service_graph_names_database_nodes_by_system(config: dict[str, Any]) -> None:
+    attributes = config["connectors"]["service_graph"]["database_name_attributes"]
+    assert attributes[0] == "db.system.name"  # `postgresql`, `redis`: not the database name

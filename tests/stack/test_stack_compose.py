@@ -8,30 +8,112 @@ between services, volumes, pinned images, ports, health checks and the files mou
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .layout import COMPOSE_DIR, COMPOSE_FILE, DOCKERFILE, ENV_EXAMPLE, REPO_ROOT, load_mapping
+from .layout import (
+    COMPOSE_DIR,
+    COMPOSE_FILE,
+    DOCKERFILE,
+    ENV_EXAMPLE,
+    REPO_ROOT,
+    interpolated_variables,
+    load_mapping,
+    with_defaults,
+)
 
 # The images the stack is built and tested against (docker-otel-lgtm v0.31.0's set for the
-# observability backends). A change here is a deliberate upgrade: re-read that version's config
-# reference first.
+# observability backends; the collector at 0.152.0, the newest release that builds from the module
+# proxy, see tools/otelcol/manifest.yaml). A change here is a deliberate upgrade: re-read that
+# version's config reference and Dockerfile first.
 PINNED_IMAGES = {
     "postgres": "postgres:18.6-trixie",
     "redis": "redis:8.6",
     "migrate": "suppliers-api:local",
     "api": "suppliers-api:local",
-    "otel-collector": "otel/opentelemetry-collector-contrib:0.159.0",
+    "otel-collector": "otel/opentelemetry-collector-contrib:0.152.0",
+    "otel-collector-ready": "busybox:1.37.0",
     "prometheus": "prom/prometheus:v3.14.0",
-    "tempo-init": "busybox:1.37.0",
     "tempo": "grafana/tempo:3.0.3",
     "loki": "grafana/loki:3.7.6",
     "grafana": "grafana/grafana:13.2.0",
     "locust": "locustio/locust:2.46.6",
+}
+
+
+@dataclass(frozen=True)
+class ImageContents:
+    """What a health check can run inside an image, as its Dockerfile builds it."""
+
+    shell: bool
+    programs: frozenset[str]
+    read_from: str
+
+
+# Read from each image's own Dockerfile (and, where a binary probes itself, its source), at the tag
+# pinned above or, where noted, the nearest version that could be read.
+IMAGES = {
+    "postgres:18.6-trixie": ImageContents(
+        True,
+        frozenset({"pg_isready", "psql"}),
+        "docker-library/postgres@e00e1bd3 18/trixie/Dockerfile: debian:trixie-slim + postgresql-18; "
+        "wget is removed after the build",
+    ),
+    "redis:8.6": ImageContents(
+        True,
+        frozenset({"redis-cli"}),
+        "redis/docker-library-redis@v8.6.6 debian/Dockerfile: debian:trixie-slim; wget, python3 build-only",
+    ),
+    "suppliers-api:local": ImageContents(
+        True,
+        frozenset({"python", "/app/.venv/bin/python"}),
+        "Dockerfile of this repository: python:3.12-slim",
+    ),
+    "otel/opentelemetry-collector-contrib:0.152.0": ImageContents(
+        False,
+        frozenset(),
+        "open-telemetry/opentelemetry-collector-releases@v0.152.0 distributions/otelcol-contrib/Dockerfile: "
+        "FROM scratch, /otelcol-contrib and CA certificates only",
+    ),
+    "busybox:1.37.0": ImageContents(
+        True,
+        frozenset({"sh", "wget", "seq", "nc"}),
+        "docker-library/busybox 1.37.0 (glibc variant, the default tag): scratch + busybox",
+    ),
+    "prom/prometheus:v3.14.0": ImageContents(
+        True,
+        frozenset({"wget", "nc"}),
+        "prometheus/prometheus@v3.14.0 Dockerfile: quay.io/prometheus/busybox-linux-amd64 base",
+    ),
+    "grafana/tempo:3.0.3": ImageContents(
+        False,
+        frozenset({"/tempo"}),
+        "grafana/tempo@v3.0.3 cmd/tempo/Dockerfile: distroless static-debian12; cmd/tempo/health.go: "
+        "`/tempo -health` GETs localhost:3200/ready, exit 0 on 200",
+    ),
+    "grafana/loki:3.7.6": ImageContents(
+        False,
+        frozenset({"/usr/bin/loki"}),
+        "grafana/loki@v3.7.6 cmd/loki/Dockerfile: gcr.io/distroless/static:nonroot (busybox gone since "
+        "3.6); cmd/loki/health.go: `loki -health` GETs localhost:3100/ready",
+    ),
+    "grafana/grafana:13.2.0": ImageContents(
+        True,
+        frozenset({"wget", "curl"}),
+        "grafana/grafana Dockerfile, default stage final-alpine (alpine + curl, busybox wget); read at a "
+        "2026 commit of main, the v13.2.0 tag could not be fetched",
+    ),
+    "locustio/locust:2.46.6": ImageContents(
+        True,
+        frozenset({"python"}),
+        "locustio/locust Dockerfile.ci, read at 2.46.3 (unchanged on master): python:3.13-slim",
+    ),
 }
 
 # (service, container port) -> host port, as published with the defaults of .env.example.
@@ -49,11 +131,10 @@ REQUIRED_HOST_PORTS = {
     ("otel-collector", 13133): 13133,
 }
 
-# Images that are one static binary without a shell or any probe tool: Docker cannot run a
-# health check inside them (collector: distroless; tempo 3.x: /tempo only).
-NO_SHELL_SERVICES = {"otel-collector", "tempo"}
 # Run once and exit: `restart: "no"`, waited for with service_completed_successfully.
-ONE_SHOT_SERVICES = {"migrate", "tempo-init"}
+ONE_SHOT_SERVICES = {"migrate", "otel-collector-ready"}
+# Started, with nothing inside to probe it: what needs it waits for its one-shot waiter instead.
+WAITED_FOR_BY = {"otel-collector": "otel-collector-ready"}
 
 API_ENVIRONMENT = {
     "SUPPLIERS_PLAYGROUND": "true",
@@ -65,15 +146,6 @@ API_ENVIRONMENT = {
     "DATABASE_URL": "postgresql+asyncpg://suppliers:suppliers123@postgres:5432/suppliers",
     "REDIS_URL": "redis://redis:6379/0",
 }
-
-_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
-
-
-def with_defaults(value: Any) -> Any:
-    """Resolve ${VAR:-default} the way compose does when VAR is unset."""
-    if isinstance(value, str):
-        return _INTERPOLATION.sub(lambda m: m.group(2) or "", value)
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +207,7 @@ def test_depends_on_targets_exist_and_conditions_can_be_met(services: dict[str, 
                 assert target in ONE_SHOT_SERVICES, f"{target} is not a one-shot job"
             else:
                 assert condition == "service_started"
-                assert target in NO_SHELL_SERVICES, f"{name} should wait for {target} to be healthy"
+                assert WAITED_FOR_BY.get(target) == name, f"{name} should wait for {target} to be healthy"
 
 
 def test_start_order(services: dict[str, Any]) -> None:
@@ -145,7 +217,15 @@ def test_start_order(services: dict[str, Any]) -> None:
     assert api["redis"]["condition"] == "service_healthy"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert services["locust"]["depends_on"]["api"]["condition"] == "service_healthy"
-    assert services["tempo"]["depends_on"]["tempo-init"]["condition"] == "service_completed_successfully"
+    assert api["otel-collector-ready"]["condition"] == "service_completed_successfully"
+    collector = services["otel-collector"]["depends_on"]
+    assert {target: spec["condition"] for target, spec in collector.items()} == {
+        "postgres": "service_healthy",
+        "redis": "service_healthy",
+        "prometheus": "service_healthy",
+        "loki": "service_healthy",
+        "tempo": "service_healthy",
+    }
 
 
 def test_depends_on_has_no_cycle(services: dict[str, Any]) -> None:
@@ -191,7 +271,6 @@ def test_stateful_services_keep_their_data_in_named_volumes(services: dict[str, 
     assert "postgres-data:/var/lib/postgresql" in mounts("postgres")
     assert "prometheus-data:/prometheus" in mounts("prometheus")
     assert "tempo-data:/var/tempo" in mounts("tempo")
-    assert "tempo-data:/var/tempo" in mounts("tempo-init")
     assert "loki-data:/loki" in mounts("loki")
     assert "grafana-data:/var/lib/grafana" in mounts("grafana")
 
@@ -229,15 +308,45 @@ def test_no_host_port_is_published_twice(services: dict[str, Any]) -> None:
     assert len(host_ports) == len(set(host_ports))
 
 
-def test_services_whose_images_have_a_shell_have_healthchecks(services: dict[str, Any]) -> None:
-    for name, service in services.items():
-        if name in NO_SHELL_SERVICES:
-            # A probe inside these images could never succeed: the service would never be healthy.
-            assert "healthcheck" not in service, f"{name} has no shell to run a health check"
-        elif name not in ONE_SHOT_SERVICES:
-            test = service.get("healthcheck", {}).get("test")
-            assert test, f"{name} has no health check"
-            assert test[0] in ("CMD", "CMD-SHELL"), name
+def test_every_image_is_described() -> None:
+    assert set(PINNED_IMAGES.values()) == set(IMAGES)
+
+
+def _program(command: list[str]) -> tuple[str, bool]:
+    """The program a health check runs, and whether it needs a shell to run it."""
+    kind, *rest = command
+    if kind == "CMD-SHELL":
+        return shlex.split(rest[0])[0], True
+    assert kind == "CMD", command
+    return rest[0], False
+
+
+@pytest.mark.parametrize("name", sorted(set(PINNED_IMAGES) - ONE_SHOT_SERVICES))
+def test_every_health_check_runs_a_program_its_image_has(services: dict[str, Any], name: str) -> None:
+    """A probe the image cannot run never succeeds: the service never turns healthy, nor do its dependants."""
+    image = IMAGES[services[name]["image"]]
+    check = services[name].get("healthcheck")
+    if not image.programs:
+        assert check is None, f"{name}: nothing in {services[name]['image']} can run a health check"
+        assert name in WAITED_FOR_BY, f"{name}: needs a one-shot waiter for its dependants"
+        return
+    assert check, f"{name} has no health check, though its image could run one"
+    program, needs_shell = _program(check["test"])
+    assert program in image.programs, (
+        f"{name}: {program} is not in {services[name]['image']} ({image.read_from})"
+    )
+    assert image.shell or not needs_shell, f"{name}: CMD-SHELL in an image without a shell"
+
+
+@pytest.mark.parametrize("name", sorted(WAITED_FOR_BY.values()))
+def test_one_shot_waiters_run_what_their_image_has(services: dict[str, Any], name: str) -> None:
+    waiter = services[name]
+    image = IMAGES[waiter["image"]]
+    command = waiter["command"]
+    assert command[0] in image.programs and image.shell
+    script = command[-1]
+    used = {word for word in re.findall(r"(?:^|[;&|(]\s*|do\s+)([a-z]+)\b", script)}
+    assert used - {"for", "do", "done", "exit", "sleep", "echo"} <= image.programs, used
 
 
 def test_api_environment(services: dict[str, Any]) -> None:
@@ -314,7 +423,7 @@ def test_postgres_creates_the_collector_monitoring_role(services: dict[str, Any]
 
 
 def test_env_example_documents_every_variable_compose_reads() -> None:
-    used = set(_INTERPOLATION.findall(COMPOSE_FILE.read_text()))
+    used = set(interpolated_variables(COMPOSE_FILE.read_text()))
     used_names = {name for name, _ in used}
     documented = {
         line.split("=", 1)[0].strip()

@@ -78,7 +78,10 @@ class HighUser(SuppliersUser):
 
 
 class ResupplyUser(SuppliersUser):
+    """Resupply is an operator's job (a vendor user gets 403): signs in as the operator."""
+
     wait_time = constant_pacing(30)
+    username = OPERATOR
 
     @task
     def resupply(self) -> None:

@@ -23,6 +23,8 @@ from tests.servers import ApiProcess
 
 TEST_VENDORS = 100
 TEST_PRODUCTS = 500
+# The session API's signing key, known here so tests can forge tokens it must refuse.
+TEST_JWT_SECRET = "tests-only-signing-key-" + "k" * 24
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +86,12 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def api(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiProcess]:
     process = ApiProcess(
-        {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SUPPLIERS_LOGIN_MAX_FAILURES": "5"},
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "SUPPLIERS_LOGIN_MAX_FAILURES": "5",
+            "SUPPLIERS_JWT_SECRET": TEST_JWT_SECRET,
+        },
         log_path=tmp_path_factory.mktemp("api") / "api.log",
     ).start()
     yield process

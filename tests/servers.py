@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from suppliers.cli import KEEP_ALIVE_SECONDS
 from suppliers.embedded.postgres import free_port
 
 
@@ -33,6 +34,7 @@ class ApiProcess:
     def start(self) -> ApiProcess:
         command = [sys.executable, "-m", "uvicorn", "suppliers.app:create_app", "--factory"]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--no-access-log"]
+        command += ["--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)]  # as `suppliers serve` runs it
         self._process = start_and_wait(
             command,
             env=self._env,
@@ -45,6 +47,13 @@ class ApiProcess:
     def stop(self) -> None:
         if self._process is not None:
             stop_process(self._process)
+            self._process = None
+
+    def kill(self) -> None:
+        """SIGKILL: a replica that dies without a chance to finish anything."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
             self._process = None
 
     def log(self) -> str:

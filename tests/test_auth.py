@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -10,7 +15,11 @@ import jwt
 import pytest
 import redis.asyncio as aioredis
 
+from suppliers.auth.secret import development_secret, signing_secret
+from suppliers.embedded.postgres import free_port
+from suppliers.settings import ConfigurationError, Settings
 from tests.conftest import MakeUser, MakeVendor, login
+from tests.servers import ApiProcess
 
 
 async def test_login_returns_a_bearer_token(client: httpx.AsyncClient) -> None:
@@ -123,3 +132,72 @@ async def test_a_deleted_user_loses_access_on_the_next_cache_miss(
     finally:
         await cache.aclose()
     assert (await client.get("/vendors", headers=headers)).status_code == 401
+
+
+async def _guess_concurrently(base_url: str, username: str, guesses: int) -> list[int]:
+    limits = httpx.Limits(max_connections=guesses)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
+        responses = await asyncio.gather(
+            *(
+                http.post("/login/token", data={"username": username, "password": f"guess-{attempt}"})
+                for attempt in range(guesses)
+            )
+        )
+    return sorted(response.status_code for response in responses)
+
+
+async def test_concurrent_guesses_cannot_outrun_the_limit(
+    api: ApiProcess, make_vendor: MakeVendor, make_user: MakeUser
+) -> None:
+    """30 wrong passwords at once: the attempts are counted before any is checked, so 5 are."""
+    username = await make_user(await make_vendor("C"))
+    statuses = await _guess_concurrently(api.base_url, username, 30)
+    assert statuses == [401] * 5 + [429] * 25
+
+
+async def test_without_redis_each_process_still_counts_atomically(
+    database_url: str, make_vendor: MakeVendor, make_user: MakeUser, tmp_path: Path
+) -> None:
+    username = await make_user(await make_vendor("C"))
+    process = ApiProcess(
+        {"DATABASE_URL": database_url, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"},
+        log_path=tmp_path / "api.log",
+    ).start()
+    try:
+        statuses = await _guess_concurrently(process.base_url, username, 30)
+    finally:
+        process.stop()
+    assert statuses == [401] * 5 + [429] * 25
+
+
+def test_outside_development_serve_refuses_to_start_without_a_secret(tmp_path: Path) -> None:
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("SUPPLIERS_", "DATABASE_"))
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "suppliers", "serve"],
+        env={**environment, "SUPPLIERS_ENVIRONMENT": "production", "SUPPLIERS_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SUPPLIERS_JWT_SECRET" in lines[0] and "production" in lines[0], done.stderr
+    assert not (tmp_path / "postgres").exists()  # refused before starting anything
+
+
+def test_development_keeps_one_generated_secret_with_its_data(tmp_path: Path) -> None:
+    first = development_secret(tmp_path)
+    assert len(first) >= 32 and development_secret(tmp_path) == first
+    assert (tmp_path / "jwt-secret").stat().st_mode & 0o777 == 0o600
+    assert development_secret(tmp_path / "elsewhere") != first
+
+
+def test_an_app_without_a_secret_signs_with_a_key_of_its_own() -> None:
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:1/none")
+    assert signing_secret(settings) != signing_secret(settings)
+    with pytest.raises(ConfigurationError, match="SUPPLIERS_JWT_SECRET"):
+        signing_secret(settings.with_overrides(environment="staging"))
+    assert signing_secret(settings.with_overrides(environment="staging", jwt_secret="s" * 40)) == "s" * 40

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import asyncpg
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -30,6 +33,7 @@ async def test_upgrade_head_then_downgrade_base_then_again(server_url: str) -> N
         "vendors",
         "products",
         "transactions",
+        "transaction_owners",
         "users",
         "revoked_tokens",
     }
@@ -57,19 +61,76 @@ async def test_models_and_migrations_agree(server_url: str) -> None:
 
 async def test_constraints_hold_in_the_database(database_url: str) -> None:
     connection = await asyncpg.connect(database_url)
+    owned = uuid.uuid4()
+    await connection.execute("INSERT INTO transaction_owners (id, vendor_id) VALUES ($1, NULL)", owned)
     try:
         for statement in (
             "INSERT INTO vendors (id, qualification) VALUES (gen_random_uuid(), 'D')",
             "INSERT INTO products (id, name, price, quantity, required_qualification) VALUES (gen_random_uuid(), 'x', -1, 1, 'A')",
             "INSERT INTO products (id, name, price, quantity, required_qualification) VALUES (gen_random_uuid(), 'x', 1, -1, 'A')",
-            "INSERT INTO transactions (id, product_id, action, quantity) SELECT gen_random_uuid(), id, 'steal', 1 FROM products LIMIT 1",
-            "INSERT INTO transactions (id, product_id, action, quantity) SELECT gen_random_uuid(), id, 'addition', 0 FROM products LIMIT 1",
-            "INSERT INTO transactions (id, product_id, action, quantity) VALUES (gen_random_uuid(), gen_random_uuid(), 'addition', 1)",
+            # Under an owned (system) id, so that each of these fails for the reason it names.
+            "INSERT INTO transactions (id, product_id, action, quantity) SELECT $1, id, 'steal', 1 FROM products LIMIT 1",
+            "INSERT INTO transactions (id, product_id, action, quantity) SELECT $1, id, 'addition', 0 FROM products LIMIT 1",
+            "INSERT INTO transactions (id, product_id, action, quantity) VALUES ($1, gen_random_uuid(), 'addition', 1)",
+            # An id nobody owns, and a vendor's line under an id that belongs to the system.
+            "INSERT INTO transactions (id, product_id, action, quantity) SELECT gen_random_uuid(), id, 'addition', 1 FROM products LIMIT 1",
+            "INSERT INTO transactions (id, product_id, vendor_id, action, quantity) SELECT $1, p.id, v.id, 'addition', 1 FROM products p, vendors v LIMIT 1",
         ):
+            arguments = [owned] if "$1" in statement else []
             try:
-                await connection.execute(statement)
+                await connection.execute(statement, *arguments)
             except asyncpg.IntegrityConstraintViolationError:
                 continue
             raise AssertionError(f"accepted: {statement}")
     finally:
         await connection.close()
+
+
+async def test_transaction_owners_are_backfilled_and_mixed_ids_still_upgrade(server_url: str) -> None:
+    """0002 on a database written before it: each id gets the vendor of its first line; ids that two
+    vendors already share do not block the upgrade (the key is NOT VALID), new mixing is refused."""
+    url = await create_database(server_url, "migrations_owners")
+    upgrade(url, "0001")
+    connection = await asyncpg.connect(url)
+    try:
+        vendors = [uuid.uuid4(), uuid.uuid4()]
+        products = [uuid.uuid4(), uuid.uuid4()]
+        shared, single = uuid.uuid4(), uuid.uuid4()
+        for vendor in vendors:
+            await connection.execute("INSERT INTO vendors (id, qualification) VALUES ($1, 'A')", vendor)
+        for product in products:
+            await connection.execute(
+                "INSERT INTO products (id, name, price, quantity, required_qualification) VALUES ($1, 'p', 1, 9, 'C')",
+                product,
+            )
+        lines = [
+            (shared, products[0], vendors[0], datetime(2026, 1, 1, tzinfo=UTC)),
+            (shared, products[1], vendors[1], datetime(2026, 1, 2, tzinfo=UTC)),
+            (single, products[0], vendors[1], datetime(2026, 1, 3, tzinfo=UTC)),
+        ]
+        for transaction_id, product, vendor, stamp in lines:
+            await connection.execute(
+                "INSERT INTO transactions (id, product_id, vendor_id, action, quantity, transaction_date) "
+                "VALUES ($1, $2, $3, 'addition', 1, $4)",
+                transaction_id,
+                product,
+                vendor,
+                stamp,
+            )
+    finally:
+        await connection.close()
+    upgrade(url)
+    connection = await asyncpg.connect(url)
+    try:
+        owners = dict(await connection.fetch("SELECT id, vendor_id FROM transaction_owners"))
+        assert owners == {shared: vendors[0], single: vendors[1]}
+        with_other_vendor = "INSERT INTO transactions (id, product_id, vendor_id, action, quantity) VALUES ($1, $2, $3, 'addition', 1)"
+        try:
+            await connection.execute(with_other_vendor, single, products[1], vendors[0])
+        except asyncpg.ForeignKeyViolationError:
+            pass
+        else:
+            raise AssertionError("a line of one vendor under another vendor's id was accepted")
+    finally:
+        await connection.close()
+    downgrade(url, "0001")

@@ -81,7 +81,7 @@ async def test_schemathesis_finds_no_server_error_or_schema_violation(
     # rate limiter's counters so this run leaves no 429 behind.
     cache = aioredis.from_url(redis_url)
     try:
-        keys = [key async for key in cache.scan_iter("suppliers:login-failures:*")]
+        keys = [key async for key in cache.scan_iter("suppliers:login-attempts:*")]
         if keys:
             await cache.delete(*keys)
     finally:

@@ -20,7 +20,7 @@ from tests.conftest import MakeProduct, login
 async def test_put_resupplies_every_low_product_in_one_transaction(
     client: httpx.AsyncClient, make_product: MakeProduct, db: asyncpg.Pool
 ) -> None:
-    headers = await login(client, "b")
+    headers = await login(client, "a")
     low = [await make_product(quantity=q) for q in (0, 10, 49)]
     high = await make_product(quantity=50)
     response = await client.put("/products/quantity", headers=headers)
@@ -32,10 +32,24 @@ async def test_put_resupplies_every_low_product_in_one_transaction(
     lines = await db.fetch("SELECT * FROM transactions WHERE id = $1", uuid.UUID(result["transaction_id"]))
     assert len(lines) == result["count"]
     assert {line["action"] for line in lines} == {"addition"} and {line["quantity"] for line in lines} == {50}
-    assert {str(line["vendor_id"]) for line in lines} == {"306c68cb-164e-48ab-bae1-1f4340b2548c"}
+    # Recorded under the operator's own vendor (a acts for 24c8baa4-…).
+    assert {str(line["vendor_id"]) for line in lines} == {"24c8baa4-40db-4dd7-83b7-fd28b09b0155"}
     # Nothing left to resupply: still a 200, with zero products.
     again = (await client.put("/products/quantity", headers=headers)).json()
     assert again == {"transaction_id": None, "count": 0, "product_ids": []}
+
+
+async def test_a_vendor_user_may_not_resupply(
+    client: httpx.AsyncClient, make_product: MakeProduct, db: asyncpg.Pool
+) -> None:
+    low = await make_product(quantity=3)
+    lines_before = await db.fetchval("SELECT count(*) FROM transactions")
+    response = await client.put("/products/quantity", headers=await login(client, "b"))
+    assert response.status_code == 403
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "operators only" in response.json()["detail"]
+    assert await db.fetchval("SELECT quantity FROM products WHERE id = $1", low) == 3
+    assert await db.fetchval("SELECT count(*) FROM transactions") == lines_before
 
 
 async def test_concurrent_resupplies_raise_each_product_once(
@@ -58,6 +72,7 @@ def _watcher(settings: Settings, *, resupply: bool = True) -> tuple[StockWatcher
         resupply_threshold=settings.resupply_threshold, resupply_amount=settings.resupply_amount
     )
     watcher = StockWatcher(
+        engine=engine,
         session_factory=sessions,
         make_service=lambda s: StockService(s, rules=rules, tracer=tracer, instruments=noop_instruments()),
         tracer=tracer,
@@ -94,6 +109,53 @@ async def test_the_job_skips_while_another_replica_holds_the_lock(
         finally:
             await engine.dispose()  # type: ignore[attr-defined]
     assert await db.fetchval("SELECT quantity FROM products WHERE id = $1", product) == 1
+
+
+async def test_one_watcher_leads_and_another_takes_over_when_it_goes(database_url: str) -> None:
+    """Every API process has a watcher; the session advisory lock lets exactly one of them work."""
+    settings = Settings(database_url=database_url)
+    (first, first_engine), (second, second_engine) = _watcher(settings), _watcher(settings)
+    try:
+        assert await first.lead() and first.is_leader
+        assert not await second.lead() and not second.is_leader
+        assert await first.lead()  # keeps it
+        await first.stop()  # the leader goes: its connection closes, the lock with it
+        assert await second.lead() and second.is_leader
+        assert not await first.lead()
+    finally:
+        await first.stop()
+        await second.stop()
+        await first_engine.dispose()  # type: ignore[attr-defined]
+        await second_engine.dispose()  # type: ignore[attr-defined]
+
+
+async def test_the_leader_hears_a_committed_withdrawal_signal_only(
+    database_url: str, db: asyncpg.Pool
+) -> None:
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    from suppliers.inventory import low_stock_signal
+
+    watcher, engine = _watcher(Settings(database_url=database_url))
+    sender = SpanContext(0x1234, 0x5678, is_remote=False, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    try:
+        assert await watcher.lead()
+        async with db.acquire() as connection:
+            rolled_back = connection.transaction()
+            await rolled_back.start()
+            await connection.execute("SELECT pg_notify($1, 'rolled back')", low_stock_signal.CHANNEL)
+            await rolled_back.rollback()
+            await asyncio.sleep(0.3)
+            assert not watcher._wake.is_set()
+            await connection.execute(
+                "SELECT pg_notify($1, $2)", low_stock_signal.CHANNEL, low_stock_signal.encode(sender)
+            )
+        await asyncio.wait_for(watcher._wake.wait(), timeout=5)
+        [link] = watcher._pokes
+        assert (link.context.trace_id, link.context.span_id) == (0x1234, 0x5678)
+    finally:
+        await watcher.stop()
+        await engine.dispose()  # type: ignore[attr-defined]
 
 
 async def test_turned_off_it_only_measures_low_stock(

@@ -31,6 +31,7 @@ from suppliers.web.health import HealthController
 from suppliers.web.inventory import ProductController, TransactionController, VendorController
 from suppliers.web.playground import PlaygroundController
 from suppliers.web.problems import EXCEPTION_HANDLERS, document_validation_as_422
+from suppliers.web.requests import MAX_BODY_BYTES, LimitedRequest
 
 
 def build_context(settings: Settings, telemetry: Telemetry) -> AppContext:
@@ -52,7 +53,7 @@ def build_context(settings: Settings, telemetry: Telemetry) -> AppContext:
         cache=SessionCache(gate) if gate else None,
         limiter=LoginLimiter(
             gate,
-            max_failures=settings.login_max_failures,
+            max_attempts=settings.login_max_failures,
             window_seconds=settings.login_failure_window_seconds,
         ),
         session_ttl_seconds=settings.session_cache_ttl_seconds,
@@ -64,6 +65,7 @@ def build_context(settings: Settings, telemetry: Telemetry) -> AppContext:
     )
     # The job's own runs never withdraw, so its services need no low-stock callback.
     watcher = StockWatcher(
+        engine=engine,
         session_factory=session_factory,
         make_service=lambda session: StockService(
             session, rules=rules, tracer=tracer, instruments=instruments
@@ -138,6 +140,8 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
+        request_class=LimitedRequest,
+        request_max_body_size=MAX_BODY_BYTES,
         on_app_init=[bearer.on_app_init],
         lifespan=[lifespan],
         openapi_config=openapi,

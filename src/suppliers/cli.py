@@ -16,6 +16,11 @@ from pathlib import Path
 
 from suppliers.settings import ConfigurationError, Settings
 
+# Idle keep-alive connections are closed by the server after this long. It must outlast the idle
+# timeout of whatever reuses them (the balancer's upstream keepalive_timeout, 60 s; HTTP clients'
+# pools): a server that closes first races the client's next request, which then fails without an
+# answer (uvicorn's default of 5 s does exactly that under load).
+KEEP_ALIVE_SECONDS = 75
 EMBEDDED_PG_PORT = 55432
 EMBEDDED_REDIS_PORT = 56379
 SAMPLE_VENDORS, SAMPLE_PRODUCTS, SAMPLE_SEED = 1000, 10_000, 42
@@ -69,10 +74,15 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
     from suppliers.app import create_app
+    from suppliers.auth.secret import development_secret, signing_secret
     from suppliers.data.seeding import ensure_demo_users, seed_if_empty
     from suppliers.db.migrations import upgrade
 
     settings = settings.with_overrides(host=args.host or settings.host, port=args.port or settings.port)
+    if settings.jwt_secret is None and settings.environment == "development":
+        # Kept with the data: tokens stay valid across restarts of `make run`, never published.
+        settings = settings.with_overrides(jwt_secret=development_secret(settings.data_dir))
+    signing_secret(settings)  # outside development, no secret is a one-line error before anything starts
     with servers(settings, need_redis=True) as live:
         url = _database_url(live)
         upgrade(url)
@@ -90,6 +100,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             log_level=live.log_level.lower(),
             access_log=False,
             proxy_headers=True,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
 
 

@@ -35,5 +35,5 @@ class AppContext:
             rules=self.stock_rules,
             tracer=self.tracer,
             instruments=self.instruments,
-            on_low_stock=self.stock_watcher.poke,
+            signal_low_stock=self.settings.auto_resupply,
         )

@@ -15,8 +15,6 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-DEFAULT_JWT_SECRET = "suppliers-dev-secret-change-me-in-production"  # noqa: S105 - documented dev default
-
 
 class ConfigurationError(ValueError):
     """A setting has a value the service cannot run with."""
@@ -32,6 +30,7 @@ def _parse_bool(raw: str) -> bool:
 
 
 def _parse_url(raw: str) -> str | None:
+    """A value where empty means unset (URLs, secrets)."""
     return raw.strip() or None
 
 
@@ -66,9 +65,12 @@ class Settings:
 
     db_pool_size: int = field(default=20, metadata={"env": "SUPPLIERS_DB_POOL_SIZE"})
     db_max_overflow: int = field(default=10, metadata={"env": "SUPPLIERS_DB_MAX_OVERFLOW"})
-    db_pool_timeout: float = field(default=10.0, metadata={"env": "SUPPLIERS_DB_POOL_TIMEOUT"})
+    db_pool_timeout: float = field(default=1.0, metadata={"env": "SUPPLIERS_DB_POOL_TIMEOUT"})
 
-    jwt_secret: str = field(default=DEFAULT_JWT_SECRET, metadata={"env": "SUPPLIERS_JWT_SECRET"})
+    # No default: outside development the API refuses to start without one (auth/secret.py).
+    jwt_secret: str | None = field(
+        default=None, metadata={"env": "SUPPLIERS_JWT_SECRET", "parse": _parse_url}
+    )
     token_ttl_seconds: int = field(default=3600, metadata={"env": "SUPPLIERS_TOKEN_TTL_SECONDS"})
     session_cache_ttl_seconds: int = field(
         default=300, metadata={"env": "SUPPLIERS_SESSION_CACHE_TTL_SECONDS"}
@@ -120,6 +122,7 @@ class Settings:
             ("SUPPLIERS_PORT", not 0 < self.port < 65536, "must be a TCP port (1-65535)"),
             ("SUPPLIERS_DB_POOL_SIZE", self.db_pool_size < 1, "must be at least 1"),
             ("SUPPLIERS_DB_MAX_OVERFLOW", self.db_max_overflow < 0, "must not be negative"),
+            ("SUPPLIERS_DB_POOL_TIMEOUT", self.db_pool_timeout <= 0, "must be positive (seconds)"),
             ("SUPPLIERS_TOKEN_TTL_SECONDS", self.token_ttl_seconds < 1, "must be at least 1"),
             ("SUPPLIERS_SESSION_CACHE_TTL_SECONDS", self.session_cache_ttl_seconds < 1, "must be at least 1"),
             ("SUPPLIERS_LOGIN_MAX_FAILURES", self.login_max_failures < 1, "must be at least 1"),
@@ -131,7 +134,11 @@ class Settings:
                 "must be positive (turn the job off with SUPPLIERS_AUTO_RESUPPLY=false)",
             ),
             ("SUPPLIERS_HELLO_MAX_DELAY_SECONDS", self.hello_max_delay_seconds < 0, "must not be negative"),
-            ("SUPPLIERS_JWT_SECRET", len(self.jwt_secret) < 32, "must be at least 32 characters"),
+            (
+                "SUPPLIERS_JWT_SECRET",
+                self.jwt_secret is not None and len(self.jwt_secret) < 32,
+                "must be at least 32 characters",
+            ),
         ]
         for variable, bad, why in problems:
             if bad:

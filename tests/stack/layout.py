@@ -44,19 +44,31 @@ def relative(path: Path) -> str:
         return str(path)
 
 
-_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}: compose's interpolation forms.
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
+
+# What compose/.env must provide (variables compose refuses to run without), as a test provides it.
+REQUIRED_FROM_ENV = {"SUPPLIERS_JWT_SECRET": "test-secret-" + "x" * 40}
 
 
-def interpolated_variables(text: str) -> list[tuple[str, str]]:
-    """``(name, default)`` of every ``${NAME:-default}`` in a compose file."""
+def interpolated_variables(text: str) -> list[tuple[str, str, str]]:
+    """``(name, operator, default or message)`` of every interpolation in a compose file."""
     return _INTERPOLATION.findall(text)
 
 
-def with_defaults(value: Any) -> Any:
-    """Resolve ${VAR:-default} the way compose does when VAR is unset."""
-    if isinstance(value, str):
-        return _INTERPOLATION.sub(lambda m: m.group(2) or "", value)
-    return value
+def with_defaults(value: Any, env: dict[str, str] | None = None) -> Any:
+    """Resolve interpolations the way compose does with only ``env`` set (defaults for the rest)."""
+    provided = REQUIRED_FROM_ENV if env is None else env
+
+    def resolve(match: re.Match[str]) -> str:
+        name, operator, rest = match.groups()
+        if name in provided:
+            return provided[name]
+        if operator == "?":
+            raise KeyError(f"compose refuses to start: {rest}")
+        return rest or ""
+
+    return _INTERPOLATION.sub(resolve, value) if isinstance(value, str) else value
 
 
 def compose_services() -> dict[str, Any]:

@@ -37,6 +37,7 @@ PINNED_IMAGES = {
     "redis": "redis:8.6",
     "migrate": "suppliers-api:local",
     "api": "suppliers-api:local",
+    "balancer": "nginx:1.30.4-alpine",
     "otel-collector": "otel/opentelemetry-collector-contrib:0.152.0",
     "otel-collector-ready": "busybox:1.37.0",
     "prometheus": "prom/prometheus:v3.14.0",
@@ -109,6 +110,12 @@ IMAGES = {
         "grafana/grafana Dockerfile, default stage final-alpine (alpine + curl, busybox wget); read at a "
         "2026 commit of main, the v13.2.0 tag could not be fetched",
     ),
+    "nginx:1.30.4-alpine": ImageContents(
+        True,
+        frozenset({"wget", "curl"}),
+        "nginx/docker-nginx stable/alpine/Dockerfile (NGINX_VERSION 1.30.4): nginx:1.30.4-alpine-slim "
+        "(alpine:3.24, busybox wget) + curl",
+    ),
     "locustio/locust:2.46.6": ImageContents(
         True,
         frozenset({"python"}),
@@ -118,7 +125,7 @@ IMAGES = {
 
 # (service, container port) -> host port, as published with the defaults of .env.example.
 REQUIRED_HOST_PORTS = {
-    ("api", 5001): 5001,
+    ("balancer", 5001): 5001,
     ("grafana", 3000): 3001,
     ("prometheus", 9090): 9091,
     ("postgres", 5432): 5433,
@@ -216,7 +223,8 @@ def test_start_order(services: dict[str, Any]) -> None:
     assert api["postgres"]["condition"] == "service_healthy"
     assert api["redis"]["condition"] == "service_healthy"
     assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
-    assert services["locust"]["depends_on"]["api"]["condition"] == "service_healthy"
+    assert services["balancer"]["depends_on"]["api"]["condition"] == "service_healthy"
+    assert services["locust"]["depends_on"]["balancer"]["condition"] == "service_healthy"
     assert api["otel-collector-ready"]["condition"] == "service_completed_successfully"
     collector = services["otel-collector"]["depends_on"]
     assert {target: spec["condition"] for target, spec in collector.items()} == {
@@ -303,6 +311,19 @@ def test_required_host_ports_are_published(
     assert _published(services[service]).get(container_port) == host_port
 
 
+def test_the_api_scales_behind_the_balancer(services: dict[str, Any]) -> None:
+    """`--scale api=N` needs replicas without a host port; the balancer resolves the service name."""
+    assert "ports" not in services["api"]
+    config = (COMPOSE_DIR / "balancer" / "nginx.conf").read_text()
+    assert re.search(r"server api:5001 resolve;", config)
+    assert "resolver 127.0.0.11" in config  # Docker's embedded DNS
+    assert "include /etc/nginx/suppliers/proxy.conf;" in config
+    assert "./balancer/proxy.conf:/etc/nginx/suppliers/proxy.conf:ro" in services["balancer"]["volumes"]
+    assert services["locust"]["command"][services["locust"]["command"].index("--host") + 1] == (
+        "http://balancer:5001"
+    )
+
+
 def test_no_host_port_is_published_twice(services: dict[str, Any]) -> None:
     host_ports = [port for s in services.values() for port in _published(s).values()]
     assert len(host_ports) == len(set(host_ports))
@@ -353,8 +374,7 @@ def test_api_environment(services: dict[str, Any]) -> None:
     environment = {k: with_defaults(v) for k, v in services["api"]["environment"].items()}
     for key, expected in API_ENVIRONMENT.items():
         assert environment[key] == expected, key
-    assert environment["SUPPLIERS_JWT_SECRET"], "the JWT secret needs a default"
-    assert "${SUPPLIERS_JWT_SECRET" in services["api"]["environment"]["SUPPLIERS_JWT_SECRET"]
+    assert "${SUPPLIERS_JWT_SECRET:?" in services["api"]["environment"]["SUPPLIERS_JWT_SECRET"]
     # The migration job talks to the same database and Redis.
     migrate = {k: with_defaults(v) for k, v in services["migrate"]["environment"].items()}
     assert migrate["DATABASE_URL"] == API_ENVIRONMENT["DATABASE_URL"]
@@ -403,7 +423,7 @@ def test_locust_service(services: dict[str, Any]) -> None:
     assert "../load:/mnt/load:ro" in locust["volumes"]
     command = locust["command"]
     assert command[command.index("-f") + 1] == "/mnt/load/locustfile.py"
-    assert command[command.index("--host") + 1] == "http://api:5001"
+    assert command[command.index("--host") + 1] == "http://balancer:5001"
 
 
 def test_postgres_creates_the_collector_monitoring_role(services: dict[str, Any]) -> None:
@@ -423,17 +443,20 @@ def test_postgres_creates_the_collector_monitoring_role(services: dict[str, Any]
 
 
 def test_env_example_documents_every_variable_compose_reads() -> None:
-    used = set(interpolated_variables(COMPOSE_FILE.read_text()))
-    used_names = {name for name, _ in used}
-    documented = {
-        line.split("=", 1)[0].strip()
+    used = interpolated_variables(COMPOSE_FILE.read_text())
+    documented = dict(
+        line.split("=", 1)
         for line in ENV_EXAMPLE.read_text().splitlines()
         if "=" in line and not line.lstrip().startswith("#")
-    }
-    assert used_names == documented
-    # And the documented value is the default compose falls back to.
-    defaults = {name: default for name, default in used}
-    for line in ENV_EXAMPLE.read_text().splitlines():
-        if "=" in line and not line.lstrip().startswith("#"):
-            name, value = line.split("=", 1)
-            assert defaults[name.strip()] == value.strip(), name
+    )
+    assert {name for name, _, _ in used} == set(documented)
+    for name, operator, default in used:
+        # The documented value is the default compose falls back to; required ones are left empty.
+        assert documented[name] == ("" if operator == "?" else default), name
+
+
+def test_compose_refuses_to_start_without_a_jwt_secret(services: dict[str, Any]) -> None:
+    secret = services["api"]["environment"]["SUPPLIERS_JWT_SECRET"]
+    with pytest.raises(KeyError, match=r"compose/\.env"):
+        with_defaults(secret, env={})
+    assert services["api"]["environment"]["SUPPLIERS_ENVIRONMENT"] == "compose"

@@ -443,6 +443,9 @@ def test_infrastructure_metrics_describe_the_host_and_the_servers(stack: LiveSta
     )
     assert host["metric"]["host_name"] == with_defaults("${HOST_NAME:-docker-host}")
     assert host["metric"]["deployment_environment_name"] == "compose"
+    mounts = {row["metric"]["mountpoint"] for row in stack.prometheus.query("system_filesystem_usage_bytes")}
+    assert "/" in mounts, mounts
+    assert not [m for m in mounts if re.match(r"/(dev|proc|sys|run)(/|$)", m)], mounts
     assert stack.prometheus.query('postgresql_db_size_bytes{postgresql_database_name=~"suppliers.*"}')
     assert stack.prometheus.query("redis_clients_connected")
 

@@ -69,13 +69,12 @@ class AuthService:
             return principal
 
     async def _login(self, username: str, password: str, *, jti: str, token_ttl: timedelta) -> Principal:
-        blocked = await self._limiter.seconds_blocked(username)
+        blocked = await self._limiter.admit(username)
         if blocked:
             raise TooManyAttempts(blocked)
         async with self._sessions() as session:
             row = await UserRepository(session).by_username(username)
         if not await verify_password(row.password_hash if row else None, password) or row is None:
-            await self._limiter.record_failure(username)
             raise InvalidCredentials()
         await self._limiter.reset(username)
         principal = _principal(row)

@@ -27,7 +27,7 @@ async def connect(database_url: str) -> Any:
 
 async def truncate_inventory(connection: Any) -> None:
     # Users hang off vendors: they go too and are recreated by `create_demo_users`.
-    await connection.execute("TRUNCATE transactions, users, products, vendors")
+    await connection.execute("TRUNCATE transactions, transaction_owners, users, products, vendors")
 
 
 async def copy_vendors(connection: Any, rows: Sequence[VendorRow]) -> None:

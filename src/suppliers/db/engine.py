@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from suppliers.settings import ConfigurationError, Settings
+
+
+class CountingQueuePool(AsyncAdaptedQueuePool):
+    """The usual async pool, which also counts the checkouts that gave up waiting (telemetry reads it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timeouts = 0
+
+    def _do_get(self) -> Any:
+        try:
+            return super()._do_get()
+        except sa_exc.TimeoutError:
+            self.timeouts += 1
+            raise
+
+    def recreate(self) -> CountingQueuePool:
+        # After a disconnect SQLAlchemy swaps in a fresh pool; the count must survive the swap.
+        fresh = super().recreate()
+        assert isinstance(fresh, CountingQueuePool)
+        fresh.timeouts = self.timeouts
+        return fresh
+
+
+# SQLAlchemy names a pool's logger after its class's module: this one would land in the app's own
+# `suppliers` tree, whose INFO records go to the console and over OTLP ("Pool disposed" ...).
+logging.getLogger(f"{__name__}.{CountingQueuePool.__name__}").setLevel(logging.WARNING)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -15,8 +47,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
     return create_async_engine(
         url,
+        poolclass=CountingQueuePool,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        # Short: under overload a request that cannot get a connection soon gets a 503 with
+        # Retry-After, instead of queueing for seconds and taking everyone's latency with it.
         pool_timeout=settings.db_pool_timeout,
         # No pre-ping: it costs three round trips (BEGIN, ping, ROLLBACK) on every checkout. A
         # connection that died with a server restart fails its first use instead; SQLAlchemy then

@@ -11,11 +11,13 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
     Numeric,
     String,
+    UniqueConstraint,
     Uuid,
     func,
     text,
@@ -79,6 +81,20 @@ class Product(Base):
     required_qualification: Mapped[str] = mapped_column(CHAR(1))
 
 
+class TransactionOwner(Base):
+    """Which vendor a transaction id belongs to: the first that used it (NULL: the system's own).
+
+    One row per id, claimed in the same statement that records a line; the foreign keys from
+    ``transactions`` make the database itself refuse a line of one vendor under another's id.
+    """
+
+    __tablename__ = "transaction_owners"
+    __table_args__ = (UniqueConstraint("id", "vendor_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    vendor_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("vendors.id", ondelete="RESTRICT"))
+
+
 class Transaction(Base):
     """One product line of a stock movement; a transaction id may span several lines."""
 
@@ -86,6 +102,15 @@ class Transaction(Base):
     __table_args__ = (
         CheckConstraint(_one_of("action", ACTIONS), name="action"),
         CheckConstraint("quantity > 0", name="quantity_positive"),
+        # Every line's id is owned; a vendor's line only under an id that vendor owns (for system
+        # lines, vendor_id NULL, MATCH SIMPLE skips the pair and the first key still applies).
+        ForeignKeyConstraint(["id"], ["transaction_owners.id"], ondelete="RESTRICT"),
+        ForeignKeyConstraint(
+            ["id", "vendor_id"],
+            ["transaction_owners.id", "transaction_owners.vendor_id"],
+            name="fk_transactions_id_vendor_id_transaction_owners",
+            ondelete="RESTRICT",
+        ),
         Index(None, "transaction_date"),
         Index(None, "vendor_id", "transaction_date"),
         Index(None, "product_id", "transaction_date"),

@@ -102,6 +102,10 @@ class EmbeddedPostgres:
         self._ensure_database()
         return self.url
 
+    def restart(self, mode: str = "fast") -> None:
+        """Restart the running server (``mode``: smart, fast or immediate, as pg_ctl takes them)."""
+        self._pg_ctl("restart", "-m", mode, "-w", "-t", "60")
+
     def stop(self) -> None:
         if (self.data_dir / "postmaster.pid").exists():
             self._pg_ctl("stop", "-m", "fast", "-w", check=False)

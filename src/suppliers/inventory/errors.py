@@ -46,3 +46,11 @@ class StockLimitExceeded(DomainError):
     status = 409
     title = "Stock limit exceeded"
     outcome = "conflict"
+
+
+class TransactionIdTaken(DomainError):
+    """The id belongs to another vendor (or to the system): nothing more is said about it."""
+
+    status = 409
+    title = "Transaction id already used"
+    outcome = "conflict"

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, insert, literal, select, text, update
+from sqlalchemy import Table, bindparam, exists, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from suppliers.db.models import Product, Transaction, Vendor
+from suppliers.db.models import Product, Transaction, TransactionOwner, Vendor
 from suppliers.db.pagination import AnyRow, fetch_page
+from suppliers.inventory import low_stock_signal
 
 # pg_advisory_xact_lock key shared by every resupply, manual or automatic, in every replica.
 RESUPPLY_LOCK_KEY = 0x5E5_0001
@@ -35,22 +36,33 @@ _products = cast("Table", Product.__table__)
 _PRODUCT_BY_ID = select(*_PRODUCT_COLUMNS).where(Product.id == bindparam("product_id"))
 _STOCK = select(_products.c.quantity).where(_products.c.id == bindparam("product_id"))
 
-# One stock movement in one round trip: read the facts the rules need, insert the transaction line
-# (only if the vendor may handle the product; nothing if this (id, product_id) exists: a replay),
-# then move the stock (only if the line was inserted; for a withdrawal only if enough is in stock:
-# PostgreSQL re-checks that condition on the latest row version after a concurrent writer commits,
-# so parallel withdrawals cannot oversell). The caller decides from the facts returned and rolls
-# back when the line went in but the stock could not move.
+# One stock movement in one round trip: read the facts the rules need; claim the transaction id
+# for the vendor, or find who owns it (only if the vendor may handle the product); insert the line
+# (only under the vendor's own id; nothing if this (id, product_id) exists: a replay); then move
+# the stock (only if the line was inserted; for a withdrawal only if enough is in stock).
+#
+# Concurrency: the claim's ON CONFLICT ... DO UPDATE waits for a concurrent claim of the same id to
+# commit and then returns that row, so two vendors racing for a new id get one owner; the UPDATE
+# re-checks its stock condition on the latest row version after a concurrent writer commits, so
+# parallel withdrawals cannot oversell. The caller decides from the facts returned and rolls back
+# when the line went in but the stock could not move.
 _MOVEMENT = """
 WITH facts AS (
     SELECT (SELECT required_qualification FROM products WHERE id = :product_id) AS required,
            (SELECT qualification FROM vendors WHERE id = :vendor_id) AS held
+), owner AS (
+    INSERT INTO transaction_owners (id, vendor_id)
+    SELECT CAST(:transaction_id AS uuid), CAST(:vendor_id AS uuid)
+    FROM facts
+    WHERE facts.held || '>' || facts.required = ANY(CAST(:allowed AS text[]))
+    ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id
+    RETURNING vendor_id
 ), line AS (
     INSERT INTO transactions (id, product_id, vendor_id, action, quantity)
     SELECT CAST(:transaction_id AS uuid), CAST(:product_id AS uuid), CAST(:vendor_id AS uuid),
            CAST(:action AS varchar), CAST(:quantity AS integer)
-    FROM facts
-    WHERE facts.held || '>' || facts.required = ANY(CAST(:allowed AS text[]))
+    FROM owner
+    WHERE owner.vendor_id = CAST(:vendor_id AS uuid)
     ON CONFLICT (id, product_id) DO NOTHING
     RETURNING transaction_date
 ), stock AS (
@@ -58,7 +70,9 @@ WITH facts AS (
     WHERE id = :product_id {condition} AND EXISTS (SELECT FROM line)
     RETURNING quantity
 )
-SELECT facts.required, facts.held, (SELECT transaction_date FROM line) AS stamp,
+SELECT facts.required, facts.held,
+       (SELECT owner.vendor_id IS NOT DISTINCT FROM CAST(:vendor_id AS uuid) FROM owner) AS owned,
+       (SELECT transaction_date FROM line) AS stamp,
        (SELECT quantity FROM stock) AS stock
 FROM facts
 """
@@ -72,6 +86,7 @@ class Movement:
 
     required: str | None
     held: str | None
+    owned: bool | None  # None: the id was not claimed (the rules refused first)
     stamp: datetime | None
     stock: int | None
 
@@ -139,16 +154,37 @@ class ProductRepository:
         )
         return bool(got)
 
+    async def signal_low_stock(self, payload: str) -> None:
+        """NOTIFY the stock watcher's leader; PostgreSQL delivers it when this transaction commits."""
+        await self._session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": low_stock_signal.CHANNEL, "payload": payload},
+        )
+
     async def resupply_below(
         self, *, threshold: int, amount: int, transaction_id: uuid.UUID, vendor_id: uuid.UUID | None
     ) -> list[uuid.UUID]:
         """Add ``amount`` to every product under ``threshold`` and record one line per product.
 
-        One statement: the UPDATE and the INSERT of its lines cannot be separated by a failure.
+        One statement: claiming the id, the UPDATE and the INSERT of its lines cannot be separated
+        by a failure. The id is new (uuid4), so its claim cannot conflict; it is claimed only when
+        there is something to resupply, so a run that finds nothing leaves no row behind.
         """
+        claimed = (
+            insert(TransactionOwner)
+            .from_select(
+                ["id", "vendor_id"],
+                select(
+                    literal(transaction_id, TransactionOwner.id.type),
+                    literal(vendor_id, TransactionOwner.vendor_id.type),
+                ).where(exists().where(Product.quantity < threshold)),
+            )
+            .returning(TransactionOwner.id)
+            .cte("claimed")
+        )
         raised = (
             update(Product)
-            .where(Product.quantity < threshold)
+            .where(Product.quantity < threshold, exists(select(claimed.c.id)))
             .values(quantity=Product.quantity + amount)
             .returning(Product.id)
             .cte("raised")
@@ -195,7 +231,9 @@ class TransactionRepository:
             "allowed": list(allowed),
         }
         row = (await self._session.execute(statement, params)).one()
-        return Movement(required=row.required, held=row.held, stamp=row.stamp, stock=row.stock)
+        return Movement(
+            required=row.required, held=row.held, owned=row.owned, stamp=row.stamp, stock=row.stock
+        )
 
     async def get_line(self, transaction_id: uuid.UUID, product_id: uuid.UUID) -> AnyRow | None:
         query = select(*_TRANSACTION_COLUMNS).where(
@@ -203,12 +241,15 @@ class TransactionRepository:
         )
         return (await self._session.execute(query)).first()
 
-    async def lines(self, transaction_id: uuid.UUID) -> Sequence[AnyRow]:
+    async def lines(self, transaction_id: uuid.UUID, *, vendor_id: uuid.UUID | None) -> Sequence[AnyRow]:
+        """The lines of a transaction; with ``vendor_id``, only that vendor's."""
         query = (
             select(*_TRANSACTION_COLUMNS)
             .where(Transaction.id == transaction_id)
             .order_by(Transaction.product_id)
         )
+        if vendor_id is not None:
+            query = query.where(Transaction.vendor_id == vendor_id)
         return (await self._session.execute(query)).all()
 
     async def page(

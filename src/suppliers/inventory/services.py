@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from suppliers.auth.principal import Principal
 from suppliers.db.pagination import AnyRow
 from suppliers.errors import DomainError
+from suppliers.inventory import low_stock_signal
 from suppliers.inventory.errors import (
     Forbidden,
     IdempotencyConflict,
     InsufficientStock,
     NotFound,
     StockLimitExceeded,
+    TransactionIdTaken,
 )
 from suppliers.inventory.qualification import ALLOWED_PAIRS, can_handle
 from suppliers.inventory.repositories import (
@@ -83,6 +84,11 @@ def _transaction(row: AnyRow) -> TransactionOut:
     )
 
 
+def _visible_vendor(viewer: Principal) -> uuid.UUID | None:
+    """The one vendor whose transactions ``viewer`` may see, or None for all of them (operators)."""
+    return None if viewer.is_operator else viewer.vendor_id
+
+
 class CatalogService:
     """Read-only views of vendors, products and transactions."""
 
@@ -122,14 +128,16 @@ class CatalogService:
         )
         return ProductPage(items=[_product(r) for r in rows], total=total, limit=limit, offset=offset)
 
-    async def transaction(self, transaction_id: uuid.UUID) -> TransactionDetail:
-        rows = await self._transactions.lines(transaction_id)
+    async def transaction(self, viewer: Principal, transaction_id: uuid.UUID) -> TransactionDetail:
+        """Every line of a transaction; a vendor user sees its own vendor's, and another's id is a 404."""
+        rows = await self._transactions.lines(transaction_id, vendor_id=_visible_vendor(viewer))
         if not rows:
             raise NotFound("transaction", transaction_id)
         return TransactionDetail(id=transaction_id, lines=[_transaction(r) for r in rows])
 
     async def transactions(
         self,
+        viewer: Principal,
         *,
         vendor_id: uuid.UUID | None,
         product_id: uuid.UUID | None,
@@ -139,8 +147,12 @@ class CatalogService:
         limit: int,
         offset: int,
     ) -> TransactionPage:
+        """Transaction lines, newest first; a vendor user's list holds its own vendor's lines only."""
+        visible = _visible_vendor(viewer)
+        if visible is not None and vendor_id not in (None, visible):
+            raise Forbidden(f"user {viewer.username!r} may list only the transactions of vendor {visible}")
         rows, total = await self._transactions.page(
-            vendor_id=vendor_id,
+            vendor_id=visible or vendor_id,
             product_id=product_id,
             action=action,
             since=since,
@@ -161,7 +173,7 @@ class StockService:
         rules: StockRules,
         tracer: Tracer,
         instruments: Instruments,
-        on_low_stock: Callable[[], None] = lambda: None,
+        signal_low_stock: bool = False,
     ) -> None:
         self._session = session
         self._products = ProductRepository(session)
@@ -169,7 +181,7 @@ class StockService:
         self._rules = rules
         self._tracer = tracer
         self._instruments = instruments
-        self._on_low_stock = on_low_stock
+        self._signal_low_stock = signal_low_stock
 
     async def record(self, principal: Principal, request: TransactionIn) -> Recorded:
         """Apply one stock movement, or replay it if this ``(id, product_id)`` was already applied."""
@@ -214,6 +226,9 @@ class StockService:
                     f"vendor {request.vendor_id} is qualified {movement.held}; product {request.product_id} "
                     f"requires {movement.required} or better"
                 )
+            if not movement.owned:
+                # Whose it is, and what it holds, belongs to that vendor: say nothing about either.
+                raise TransactionIdTaken(f"transaction id {transaction_id} is already in use; send a new id")
             if movement.stamp is None:
                 return await self._replay(transaction_id, request)
             stamp, stock = movement.stamp, movement.stock
@@ -226,10 +241,12 @@ class StockService:
             if request.action == "withdrawal":
                 threshold = self._rules.resupply_threshold
                 crossed_threshold = stock < threshold <= stock + request.quantity
+                if crossed_threshold and self._signal_low_stock:
+                    # In this transaction: the job's leader hears it only if the withdrawal commits.
+                    await self._products.signal_low_stock(low_stock_signal.encode(span.get_span_context()))
         span.set_attribute("suppliers.product.stock", stock)
         if crossed_threshold:
             span.add_event("low_stock", {"suppliers.product.stock": stock})
-            self._on_low_stock()
         return Recorded(
             transaction=TransactionOut(
                 id=transaction_id,
@@ -275,6 +292,14 @@ class StockService:
                 f"body ({existing.action} of {existing.quantity} by vendor {existing.vendor_id})"
             )
         return Recorded(transaction=_transaction(existing), replayed=True)
+
+    async def resupply_for(self, principal: Principal) -> ResupplyOut:
+        """A resupply asked for over HTTP: operators only, recorded under the operator's vendor."""
+        if not principal.is_operator:
+            raise Forbidden(f"user {principal.username!r} may not resupply: operators only")
+        result = await self.resupply(vendor_id=principal.vendor_id, trigger="manual", wait=True)
+        assert result is not None  # a waiting resupply always gets the lock
+        return result
 
     async def resupply(
         self, *, vendor_id: uuid.UUID | None, trigger: str, wait: bool = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, timedelta
 from typing import Annotated, Any
@@ -14,6 +15,7 @@ from litestar.params import Body
 from litestar.security.jwt import OAuth2PasswordBearerAuth, Token
 
 from suppliers.auth.principal import Principal
+from suppliers.auth.secret import signing_secret
 from suppliers.auth.service import new_token_id
 from suppliers.settings import Settings
 from suppliers.web.dependencies import context_of
@@ -23,10 +25,16 @@ TOKEN_URL = "/login/token"  # noqa: S105 - a route, not a secret
 PUBLIC_PATHS = ["^/$", "^/hello", "^/health", "^/metrics", "^/schema", "^/docs", "^/playground/", TOKEN_URL]
 
 
+# PostgreSQL text cannot hold NUL, and no username has control characters.
+USERNAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+_USERNAME = re.compile(USERNAME_PATTERN)
+_TOKEN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
 class LoginForm(msgspec.Struct):
     """OAuth2 password grant fields (the other OAuth2 fields, if sent, are ignored)."""
 
-    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    username: Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=USERNAME_PATTERN)]
     password: Annotated[str, msgspec.Meta(min_length=1, max_length=1024)]
 
 
@@ -49,16 +57,18 @@ async def retrieve_principal(
 ) -> Principal | None:
     # Revocation is checked here, in the same cache read as the user, rather than in a separate
     # revoked_token_handler: that would cost a second Redis round trip on every request.
-    if not token.jti:
+    # Claims are checked before they reach Redis or SQL: a signed token is not a well-formed one.
+    jti = token.jti if isinstance(token.jti, str) else ""
+    if not (_TOKEN_ID.match(jti) and _USERNAME.match(token.sub) and len(token.sub) <= 64):
         return None
     return await context_of(connection.app.state).auth.principal_for(
-        username=token.sub, jti=str(token.jti), expires_at=token.exp
+        username=token.sub, jti=jti, expires_at=token.exp
     )
 
 
 def build_bearer_auth(settings: Settings) -> OAuth2PasswordBearerAuth[Principal, Token]:
     return OAuth2PasswordBearerAuth[Principal, Token](
-        token_secret=settings.jwt_secret,
+        token_secret=signing_secret(settings),
         token_url=TOKEN_URL,
         retrieve_user_handler=retrieve_principal,
         default_token_expiration=timedelta(seconds=settings.token_ttl_seconds),

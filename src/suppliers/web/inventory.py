@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -37,21 +38,32 @@ SEARCH_PATTERN = r"^[^\x00]*$"
 # Instants are parsed here rather than by the framework, which would also take a bare number as a
 # Unix timestamp: the schema promises an RFC 3339 date-time and nothing else.
 INSTANT = {"format": "date-time"}
+# RFC 3339's date-time (a missing offset is read as UTC); fromisoformat alone takes far more.
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$", re.ASCII
+)
 
 
 def parse_instant(name: str, raw: str | None) -> datetime | None:
+    """An RFC 3339 instant, in UTC; 422 for anything else, including instants outside years 1-9999 UTC.
+
+    ``9999-12-31T23:59:59-12:00`` parses, but is in year 10000 once in UTC, which neither Python nor
+    PostgreSQL's parameter encoding can represent: refused here, not by the database.
+    """
     if raw is None:
         return None
+    reason = "expected an RFC 3339 date-time such as 2026-01-31T12:00:00Z"
     try:
-        instant = datetime.fromisoformat(raw)
+        instant = datetime.fromisoformat(raw) if _RFC3339.match(raw) else None
+        if instant is not None:
+            instant = (instant if instant.tzinfo else instant.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
         instant = None
-    if instant is None or "T" not in raw.upper():
-        raise ValidationException(
-            f"{name}: expected an RFC 3339 date-time such as 2026-01-31T12:00:00Z",
-            extra=[{"key": name, "message": "expected an RFC 3339 date-time such as 2026-01-31T12:00:00Z"}],
-        )
-    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+    except OverflowError:
+        instant, reason = None, "out of range: the instant must fall within years 1 to 9999 in UTC"
+    if instant is None:
+        raise ValidationException(f"{name}: {reason}", extra=[{"key": name, "message": reason}])
+    return instant
 
 
 class VendorController(Controller):
@@ -118,18 +130,16 @@ class ProductController(Controller):
 
     @put(
         "/quantity",
-        summary="Resupply every product under the threshold",
+        summary="Resupply every product under the threshold (operators)",
         description=(
             "Adds the resupply amount to every product whose stock is under the threshold, in one database "
-            "transaction, recorded as one 'addition' transaction over all of them. Nothing to resupply is "
-            "not an error: the count is 0."
+            "transaction, recorded as one 'addition' transaction over all of them, under the operator's "
+            "vendor. Nothing to resupply is not an error: the count is 0. Vendor users get 403."
         ),
-        responses=problems(401),
+        responses=problems(401, 403),
     )
     async def resupply(self, stock: NamedDependency[StockService], request: AuthedRequest) -> ResupplyOut:
-        result = await stock.resupply(vendor_id=request.user.vendor_id, trigger="manual", wait=True)
-        assert result is not None  # a waiting resupply always gets the lock
-        return result
+        return await stock.resupply_for(request.user)
 
 
 class TransactionController(Controller):
@@ -137,10 +147,19 @@ class TransactionController(Controller):
     tags = ["transactions"]
     security = [{"BearerToken": []}]
 
-    @get("/", summary="List transaction lines, newest first", responses=problems(401, 422))
+    @get(
+        "/",
+        summary="List transaction lines, newest first",
+        description=(
+            "Operators see every vendor's lines; a vendor user sees its own vendor's only (asking for "
+            "another vendor's is a 403)."
+        ),
+        responses=problems(401, 403, 422),
+    )
     async def list_transactions(
         self,
         catalog: NamedDependency[CatalogService],
+        request: AuthedRequest,
         vendor_id: Annotated[
             uuid.UUID | None, QueryParameter(description="Only lines by this vendor")
         ] = None,
@@ -159,6 +178,7 @@ class TransactionController(Controller):
         offset: Offset = 0,
     ) -> TransactionPage:
         return await catalog.transactions(
+            request.user,
             vendor_id=vendor_id,
             product_id=product_id,
             action=action,
@@ -171,12 +191,16 @@ class TransactionController(Controller):
     @get(
         "/{transaction_id:uuid}",
         summary="Every product line of a transaction",
+        description="A vendor user sees its own vendor's lines; another vendor's transaction is a 404.",
         responses=problems(401, 404, 422),
     )
     async def get_transaction(
-        self, catalog: NamedDependency[CatalogService], transaction_id: Annotated[uuid.UUID, PathParameter()]
+        self,
+        catalog: NamedDependency[CatalogService],
+        request: AuthedRequest,
+        transaction_id: Annotated[uuid.UUID, PathParameter()],
     ) -> TransactionDetail:
-        return await catalog.transaction(transaction_id)
+        return await catalog.transaction(request.user, transaction_id)
 
     @post(
         "/",
@@ -186,7 +210,8 @@ class TransactionController(Controller):
             "qualification or better (A > B > C, else 403), and a vendor user may act only for its own "
             "vendor (403). Retrying with the same `id`, product and body returns the stored transaction "
             "with `Idempotent-Replayed: true` and changes stock once; the same id and product with another "
-            "body is a 409."
+            "body is a 409. An id belongs to the vendor that first used it: another vendor's line under it "
+            "is a 409 too, which says nothing about the owner."
         ),
         responses=problems(401, 403, 404, 409, 422),
     )

@@ -14,8 +14,8 @@ from litestar.openapi.spec import OpenAPI, OpenAPIResponse, Operation, PathItem
 from litestar.types import ExceptionHandlersMap
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
-from sqlalchemy import exc as sa_exc
 
+from suppliers.db.failures import Failure, classify
 from suppliers.errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
@@ -115,15 +115,42 @@ def _mark_server_span(error: Exception) -> None:
     span.set_status(StatusCode.ERROR, f"{type(error).__name__}: {error}")
 
 
-def _database_unavailable(request: Request[Any, Any, Any], error: Exception) -> Response[ProblemDetail]:
-    _mark_server_span(error)
-    _log.warning("database unavailable on %s %s: %s", request.method, request.url.path, error)
+# Answers to the service's own failures: a 503 says when to come back. A restart of PostgreSQL takes
+# a second or two; a busy pool frees up as soon as the requests ahead finish.
+_UNAVAILABLE = ("the database cannot be reached right now; try again shortly", "2")
+_BUSY = ("the service is busy: no database connection came free in time; try again shortly", "1")
+
+
+def _database_failure(request: Request[Any, Any, Any], error: Exception) -> Response[ProblemDetail]:
+    failure = classify(error)
+    if failure is None:
+        return _unexpected(request, error)
+    if failure is Failure.INVALID_INPUT:
+        # A check we should have made at decoding slipped through: still the request's fault.
+        _log.warning("database refused a value on %s %s: %s", request.method, request.url.path, error)
+        return problem_response(
+            request,
+            status=422,
+            title="Invalid request",
+            detail="a value in this request is outside what the service can store or compare",
+            type_=_slug("Invalid request"),
+        )
+    if failure is Failure.BUSY:
+        # Under overload this happens to many requests a second: the pool's timeout counter
+        # (db.client.connection.timeouts) and the span's status say it; a log line or a traceback
+        # per shed request would add to the load it is shedding.
+        trace.get_current_span().set_status(StatusCode.ERROR, "database busy: no free connection in time")
+    else:
+        _mark_server_span(error)
+        _log.warning("database unavailable on %s %s: %s", request.method, request.url.path, error)
+    detail, retry_after = _BUSY if failure is Failure.BUSY else _UNAVAILABLE
     return problem_response(
         request,
         status=503,
         title="Service Unavailable",
-        detail="the database cannot be reached right now; try again shortly",
-        headers={"Retry-After": "5"},
+        detail=detail,
+        type_=_slug(f"Database {failure.value}"),
+        headers={"Retry-After": retry_after},
     )
 
 
@@ -148,12 +175,8 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
-    # Connection-level failures only: a query error is a bug and stays a 500.
-    sa_exc.OperationalError: _database_unavailable,
-    sa_exc.InterfaceError: _database_unavailable,
-    sa_exc.TimeoutError: _database_unavailable,
-    ConnectionError: _database_unavailable,
-    Exception: _unexpected,
+    # db/failures.py decides what each database failure means; what it does not know is a 500.
+    Exception: _database_failure,
 }
 
 

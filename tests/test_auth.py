@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -201,3 +202,25 @@ def test_an_app_without_a_secret_signs_with_a_key_of_its_own() -> None:
     with pytest.raises(ConfigurationError, match="SUPPLIERS_JWT_SECRET"):
         signing_secret(settings.with_overrides(environment="staging"))
     assert signing_secret(settings.with_overrides(environment="staging", jwt_secret="s" * 40)) == "s" * 40
+
+
+def test_a_verified_token_is_reused_only_while_valid_and_only_for_its_key() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from litestar.exceptions import NotAuthorizedException
+
+    from suppliers.auth.tokens import CachedToken
+
+    key = "k" * 40
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    encoded = CachedToken(sub="a", exp=soon, jti=uuid.uuid4().hex).encode(key, "HS256")
+    first = CachedToken.decode(encoded, key, "HS256")
+    assert CachedToken.decode(encoded, key, "HS256") is first  # verified once
+    with pytest.raises(NotAuthorizedException):
+        CachedToken.decode(encoded, "another-key-" + "x" * 30, "HS256")
+    # A cached copy past its expiry is not served: the token is verified again (and, expired, refused).
+    first.exp = datetime.now(UTC) - timedelta(seconds=1)
+    assert CachedToken.decode(encoded, key, "HS256") is not first
+    time.sleep(max(0.0, (soon - datetime.now(UTC)).total_seconds()) + 1.1)
+    with pytest.raises(NotAuthorizedException):
+        CachedToken.decode(encoded, key, "HS256")

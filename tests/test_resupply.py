@@ -9,7 +9,7 @@ import asyncpg
 import httpx
 from opentelemetry.trace import NoOpTracerProvider
 
-from suppliers.db.engine import create_engine, create_session_factory
+from suppliers.db.engine import create_engine
 from suppliers.inventory.services import StockRules, StockService
 from suppliers.inventory.stock_watch import StockWatcher
 from suppliers.settings import Settings
@@ -66,15 +66,15 @@ async def test_concurrent_resupplies_raise_each_product_once(
 
 def _watcher(settings: Settings, *, resupply: bool = True) -> tuple[StockWatcher, object]:
     engine = create_engine(settings)
-    sessions = create_session_factory(engine)
     tracer = NoOpTracerProvider().get_tracer("test")
     rules = StockRules(
         resupply_threshold=settings.resupply_threshold, resupply_amount=settings.resupply_amount
     )
     watcher = StockWatcher(
         engine=engine,
-        session_factory=sessions,
-        make_service=lambda s: StockService(s, rules=rules, tracer=tracer, instruments=noop_instruments()),
+        make_service=lambda connection: StockService(
+            connection, engine=engine, rules=rules, tracer=tracer, instruments=noop_instruments()
+        ),
         tracer=tracer,
         interval_seconds=0.2,
         resupply=resupply,

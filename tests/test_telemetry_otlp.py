@@ -73,7 +73,9 @@ async def test_traces_metrics_with_exemplars_and_logs_arrive_over_otlp_http(
             response = await http.post(
                 "/transactions", json={"id": str(uuid.uuid4()), **body}, headers=headers
             )
+            refused = await http.post("/transactions", json={**body, "quantity": 1000}, headers=headers)
         assert response.status_code == 201, response.text
+        assert refused.status_code == 409, refused.text
         trace_id = trace_id_of(response)
 
         def this_trace() -> list[tuple[dict[str, Any], Any]]:
@@ -125,13 +127,19 @@ async def test_traces_metrics_with_exemplars_and_logs_arrive_over_otlp_http(
             return [
                 record
                 for _, record in receiver.logs()
-                if record.trace_id == trace_id and "POST /transactions 201" in record.body.string_value
+                if record.trace_id == trace_id_of(refused)
+                and "POST /transactions 409" in record.body.string_value
             ]
 
-        [record] = await asyncio.to_thread(wait_for, access_log, what="access log line")
-        assert record.span_id == server.span_id
+        # A refusal's access line goes to Loki too; a plain 201's stays on the console (its span says it all).
+        [record] = await asyncio.to_thread(wait_for, access_log, what="access log line of the refusal")
         assert record.severity_text == "INFO"
         assert attributes(record.attributes)["http.route"] == "/transactions"
+        assert not [
+            r
+            for _, r in receiver.logs()
+            if r.trace_id == trace_id and "POST /transactions 201" in r.body.string_value
+        ]
     finally:
         api.stop()
     # The console has the same line, with the ids a reader copies into Tempo.
@@ -151,7 +159,8 @@ async def test_what_is_still_queued_is_flushed_on_shutdown(
         "OTEL_METRIC_EXPORT_INTERVAL": "600000",
     }
     api = ApiProcess(env, log_path=tmp_path / "api.log").start()
-    response = httpx.get(f"{api.base_url}/hello?delay=0")
+    # Slower than the latency objective: its access line is exported too.
+    response = httpx.get(f"{api.base_url}/hello?delay=0.6")
     trace_id = trace_id_of(response)
     assert not [s for _, s in receiver.spans() if s.trace_id == trace_id]
 

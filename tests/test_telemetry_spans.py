@@ -146,9 +146,10 @@ async def test_a_withdrawal_is_a_server_span_over_its_business_span_sql_and_redi
     ]
     assert [s.kind for s in sql] == [SpanKind.CLIENT] * len(sql)
     assert all(s.attributes and s.attributes.get("db.system.name") == "postgresql" for s in sql)
-    # BEGIN, one statement that checks the facts, inserts the line and moves the stock, COMMIT.
-    assert [str(text).split()[0] for text in statements] == ["BEGIN;", "WITH", "COMMIT;"], statements
-    assert "INSERT INTO transactions" in str(statements[1]) and "UPDATE products" in str(statements[1])
+    # One statement, in autocommit (no BEGIN/COMMIT round trips): it checks the facts, claims the
+    # id, inserts the line and moves the stock, and commits or fails as a whole.
+    assert [str(text).split()[0] for text in statements] == ["WITH"], statements
+    assert "INSERT INTO transactions" in str(statements[0]) and "UPDATE products" in str(statements[0])
 
     lookup = one(spans, "auth.session_lookup")
     assert lookup.parent is not None and lookup.parent.span_id == server.context.span_id
@@ -266,6 +267,9 @@ async def test_metrics_count_requests_by_route_with_exemplars_and_business_outco
     trace_ids = {int(r.headers["traceresponse"].split("-")[1], 16) for r in (ok, refused)}
     exemplar_traces = {e.trace_id for p in durations for e in p.exemplars}
     assert trace_ids <= exemplar_traces
+    # Only histograms keep exemplars: a counter's would link "one more" to a trace nobody follows.
+    counted = traced.points("suppliers.inventory.transactions") + traced.points("http.server.active_requests")
+    assert counted and not [p for p in counted if p.exemplars]
 
     outcomes = {
         (p.attributes["suppliers.inventory.action"], p.attributes["suppliers.inventory.outcome"]): p.value
@@ -288,20 +292,33 @@ async def test_metrics_count_requests_by_route_with_exemplars_and_business_outco
     assert traced.points("process.cpu.time") and traced.points("process.memory.usage")
 
 
-async def test_access_log_records_carry_the_request_trace(traced: Traced) -> None:
-    response = await traced.client.get("/")
+async def test_access_lines_of_refused_or_slow_requests_are_exported_with_their_trace(traced: Traced) -> None:
+    """The server span holds every request's facts; an access line is exported only when it is worth
+    reading by itself: a 4xx/5xx, or slower than the latency objective (500 ms)."""
 
-    trace_id = int(response.headers["traceresponse"].split("-")[1], 16)
-    records: list[ReadableLogRecord] = [
-        r for r in traced.logs.get_finished_logs() if r.log_record.trace_id == trace_id
-    ]
-    [access] = [
-        r for r in records if r.instrumentation_scope and r.instrumentation_scope.name == "suppliers.access"
-    ]
-    assert access.log_record.body == "GET / 200 " + access.log_record.body.split(" ")[3] + " ms"
-    assert access.log_record.attributes is not None
-    assert access.log_record.attributes["http.route"] == "/"
-    assert access.log_record.attributes["http.response.status_code"] == 200
+    def access_lines(response: object) -> list[ReadableLogRecord]:
+        trace_id = int(response.headers["traceresponse"].split("-")[1], 16)  # type: ignore[attr-defined]
+        return [
+            r
+            for r in traced.logs.get_finished_logs()
+            if r.log_record.trace_id == trace_id
+            and r.instrumentation_scope is not None
+            and r.instrumentation_scope.name == "suppliers.access"
+        ]
+
+    plain, missing, slow = (
+        await traced.client.get("/"),
+        await traced.client.get("/vendors"),  # no token: 401
+        await traced.client.get("/hello", params={"delay": "0.6"}),
+    )
+    assert access_lines(plain) == []
+    [refused] = access_lines(missing)
+    assert refused.log_record.attributes is not None
+    assert refused.log_record.attributes["http.response.status_code"] == 401
+    [slowest] = access_lines(slow)
+    assert slowest.log_record.body.startswith("GET /hello 200 ")
+    assert slowest.log_record.attributes is not None
+    assert slowest.log_record.attributes["http.route"] == "/hello"
 
 
 async def test_a_manual_resupply_is_traced_under_its_request(

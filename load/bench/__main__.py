@@ -2,8 +2,13 @@
 
     BENCH_SECONDS=10  BENCH_RUNS=3  BENCH_CONNECTIONS=8,32,64  BENCH_RSS_SECONDS=180  BENCH_OUT=reports/bench
 
-Every series is measured in every run, interleaved, so drift of a noisy machine hits them alike; the
-figures are medians over the runs, and what counts are the ratios within one invocation.
+The API is measured as it is deployed: `suppliers serve` with its default workers (one per CPU),
+telemetry on at 100 % sampling, exporting to the stack's real collector (the shipped
+otel-collector.yaml, built by `make tools`; without it, to a discarding OTLP endpoint). Beside it,
+in the same invocation: the API with telemetry off, the API with 10 % head sampling (a comparison,
+not the default), and pgbench running the same SQL on the same PostgreSQL. Every series is measured
+in every run, interleaved, so drift of a noisy machine hits them alike; the figures are medians
+over the runs, and what counts are the ratios within one invocation.
 """
 
 from __future__ import annotations
@@ -16,25 +21,29 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from . import processes
 from .environment import (
     ApiServer,
     Fixture,
     fixture_for,
     prepare_data,
     prepare_pgbench,
+    start_collector,
     start_servers,
     start_sink,
 )
 from .loadgen import Measurement, median_of, pgbench, require, wrk
-from .report import Results, chart, markdown, raw, summary_line
+from .report import Results, Targets, chart, markdown, raw, summary_line
 
 POST_ON = "POST /transactions, telemetry on"
 POST_OFF = "POST /transactions, telemetry off"
+POST_SAMPLED = "POST /transactions, telemetry on, 10 % of traces sampled"
 LIST_ON = "GET /products?limit=100, telemetry on"
 ONE_ON = "GET /products/{id}, telemetry on"
 PGBENCH = "pgbench, same SQL"
@@ -58,27 +67,56 @@ def main() -> int:
         database_url, redis_url = start_servers(workdir, stack)
         prepare_data(database_url)
         sink = start_sink(stack)
+        collector = start_collector(stack, workdir, sink=sink, database_url=database_url, redis_url=redis_url)
+        exporting_to = (
+            "the real collector" if collector else "a discarding OTLP endpoint (no .tools/bin/otelcol)"
+        )
+        console.print(f"[bold]bench:[/] telemetry exports to {exporting_to}")
         servers = {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
-        on = ApiServer(
-            "telemetry-on",
-            {**servers, "OTEL_EXPORTER_OTLP_ENDPOINT": sink, "OTEL_TRACES_SAMPLER": "always_on"},
-            workdir,
-        ).start()
-        stack.callback(on.stop)
-        off = ApiServer("telemetry-off", {**servers, "OTEL_SDK_DISABLED": "true"}, workdir).start()
-        stack.callback(off.stop)
+        telemetry = {
+            **servers,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": collector or sink.http,
+            "OTEL_TRACES_SAMPLER": "always_on",
+        }
+        apis = {
+            "on": ApiServer("telemetry-on", telemetry, workdir),
+            "off": ApiServer("telemetry-off", {**servers, "OTEL_SDK_DISABLED": "true"}, workdir),
+            "sampled": ApiServer(
+                "sampled",
+                {
+                    **telemetry,
+                    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+                    "OTEL_TRACES_SAMPLER_ARG": "0.1",
+                },
+                workdir,
+            ),
+        }
+        for api in apis.values():
+            api.start()
+            stack.callback(api.stop)
+        on = apis["on"]
+        # What `suppliers serve` starts by default: one worker per CPU this process may use.
+        workers = int(os.environ.get("SUPPLIERS_WORKERS") or len(os.sched_getaffinity(0)))
         fixture = fixture_for(on, workdir)
         pgbench_binary = prepare_pgbench(database_url, fixture)
         env = wrk_env(fixture)
 
         def api(server: ApiServer, script: str) -> Callable[[int], Measurement]:
-            return lambda c: wrk(
-                server.base_url, script, connections=c, seconds=seconds, env=env, workdir=workdir
-            )
+            def measure(c: int) -> Measurement:
+                before = processes.cpu_seconds(server.pid)
+                measured = wrk(
+                    server.base_url, script, connections=c, seconds=seconds, env=env, workdir=workdir
+                )
+                used = processes.cpu_seconds(server.pid) - before
+                requests = measured.rps * seconds
+                return replace(measured, cpu_ms=used / requests * 1000 if requests else None)
+
+            return measure
 
         series: dict[str, Callable[[int], Measurement]] = {
             POST_ON: api(on, "post_transaction.lua"),
-            POST_OFF: api(off, "post_transaction.lua"),
+            POST_OFF: api(apis["off"], "post_transaction.lua"),
+            POST_SAMPLED: api(apis["sampled"], "post_transaction.lua"),
             LIST_ON: api(on, "get_products.lua"),
             ONE_ON: api(on, "get_product.lua"),
             PGBENCH: lambda c: pgbench(
@@ -101,7 +139,7 @@ def main() -> int:
             console=console,
         ) as progress:
             task = progress.add_task("warming up", total=steps + 1)
-            for server in (on, off):
+            for server in apis.values():
                 wrk(
                     server.base_url,
                     "post_transaction.lua",
@@ -121,13 +159,20 @@ def main() -> int:
             progress.advance(task)
 
     results: Results = {name: {c: median_of(ms) for c, ms in by.items()} for name, by in collected.items()}
-    settings = {"runs": runs, "seconds": seconds, "rss_seconds": rss_seconds}
-    (out / "results.md").write_text(markdown(results, memory, settings))
+    settings = {
+        "runs": runs,
+        "seconds": seconds,
+        "rss_seconds": rss_seconds,
+        "workers": workers,
+        "exporting_to": exporting_to,
+    }
+    names = Targets(post_on=POST_ON, post_off=POST_OFF, ceiling=PGBENCH, listing=LIST_ON)
+    (out / "results.md").write_text(markdown(results, memory, settings, names))
     raw(results, memory, out / "results.json")
     chart(results, out / "chart.png")
     console.print((out / "results.md").read_text())
     console.print(f"reports: {out / 'results.md'}, {out / 'chart.png'}, {out / 'results.json'}")
-    print(summary_line(results, memory, on=POST_ON, off=POST_OFF, ceiling=PGBENCH))
+    print(summary_line(results, memory, names, workers=workers, collector=collector is not None))
     failed = [(n, c) for n, by in results.items() for c, m in by.items() if m.non_2xx or m.errors]
     if failed:
         console.print(f"[red]bench: non-2xx responses or socket errors in {failed}: figures are not valid")
@@ -144,7 +189,7 @@ def wrk_env(fixture: Fixture) -> dict[str, str]:
 
 
 def measure_memory(api: ApiServer, env: dict[str, str], workdir: Path, seconds: int) -> dict[str, float]:
-    """RSS once a second under steady POST load; 'start' is after the warm-up, growth is end/start."""
+    """RSS (every worker summed) once a second under steady POST load; growth is end over start."""
     samples: list[tuple[float, float]] = []
     stop = threading.Event()
 

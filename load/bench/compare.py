@@ -33,7 +33,7 @@ def main(arguments: list[str]) -> int:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="suppliers-compare-")))
         database_url, redis_url = start_servers(workdir, stack)
         prepare_data(database_url)
-        sink = start_sink(stack)
+        sink = start_sink(stack).http
         apis: dict[str, ApiServer] = {}
         for label, env in configs:
             base = {

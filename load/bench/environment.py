@@ -10,6 +10,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -19,7 +20,10 @@ from suppliers.db.migrations import upgrade
 from suppliers.embedded.postgres import EmbeddedPostgres, bin_dir, free_port
 from suppliers.embedded.redis import EmbeddedRedis
 
+from . import processes
+
 HERE = Path(__file__).parent
+REPO_ROOT = HERE.parents[1]
 VENDORS, PRODUCTS = 1_000, 10_000
 # Enough stock that a whole benchmark of withdrawals never runs a product out.
 STOCK = 100_000_000
@@ -62,32 +66,31 @@ async def _raise_stock(database_url: str) -> None:
         await connection.close()
 
 
+SERVE = [sys.executable, "-m", "suppliers", "serve", "--no-seed"]
+
+
 class ApiServer:
-    """The API under uvicorn, one process, as `make run` and the Dockerfile run it."""
+    """The API as it is deployed: `suppliers serve`, one worker per CPU unless SUPPLIERS_WORKERS says."""
 
     def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
         self.name = name
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"api-{name}.log"
-        self._env = {**os.environ, "SUPPLIERS_AUTO_RESUPPLY": "false", **env}
+        self._env = {
+            **os.environ,
+            "SUPPLIERS_AUTO_RESUPPLY": "false",
+            "SUPPLIERS_JWT_SECRET": "bench-only-signing-key-" + "b" * 24,
+            "SUPPLIERS_DATA_DIR": str(workdir / f"data-{name}"),
+            "SUPPLIERS_LOG_LEVEL": "WARNING",
+            **env,
+        }
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ApiServer:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "suppliers.app:create_app",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--no-access-log",
-                ],
+                [*SERVE, "--host", "127.0.0.1", "--port", str(self.port)],
                 env=self._env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -114,22 +117,76 @@ class ApiServer:
                 self.process.kill()
             self.process = None
 
-    def rss_mb(self) -> float:
+    @property
+    def pid(self) -> int:
         assert self.process is not None
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return self.process.pid
+
+    def rss_mb(self) -> float:
+        return processes.rss_mb(self.pid)
 
 
-def start_sink(stack: ExitStack) -> str:
-    """An OTLP/HTTP endpoint that discards: where the telemetry-on API exports."""
-    port = free_port()
+@dataclass(frozen=True)
+class Sink:
+    """Discarding OTLP endpoints: HTTP (``http``, a base URL) and gRPC (``grpc``, host:port)."""
+
+    http: str
+    grpc: str
+
+
+def start_sink(stack: ExitStack) -> Sink:
+    http_port, grpc_port = free_port(), free_port()
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "otlp_sink.py"), str(port)], stdin=subprocess.DEVNULL
+        [sys.executable, str(HERE / "otlp_sink.py"), str(http_port), str(grpc_port)], stdin=subprocess.DEVNULL
     )
     stack.callback(process.terminate)
-    return f"http://127.0.0.1:{port}"
+    time.sleep(0.5)  # both listeners up before anything exports
+    return Sink(http=f"http://127.0.0.1:{http_port}", grpc=f"127.0.0.1:{grpc_port}")
+
+
+def start_collector(
+    stack: ExitStack, workdir: Path, *, sink: Sink, database_url: str, redis_url: str
+) -> str | None:
+    """The stack's collector (`make tools`) running the shipped otel-collector.yaml, its backends the
+    sink: the OTLP/HTTP endpoint the API exports to, or None when the binary is not built."""
+    binary = REPO_ROOT / ".tools" / "bin" / "otelcol"
+    if not binary.exists():
+        return None
+    database, cache = urlsplit(database_url), urlsplit(redis_url)
+    grpc_port, http_port, health_port, telemetry_port = (free_port() for _ in range(4))
+    env = {
+        **os.environ,
+        "COLLECTOR_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{grpc_port}",
+        "COLLECTOR_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{http_port}",
+        "COLLECTOR_HEALTH_ENDPOINT": f"127.0.0.1:{health_port}",
+        "COLLECTOR_TELEMETRY_HOST": "127.0.0.1",
+        "COLLECTOR_TELEMETRY_PORT": str(telemetry_port),
+        "POSTGRES_ENDPOINT": f"{database.hostname}:{database.port}",
+        "POSTGRES_DB": database.path.lstrip("/"),
+        "REDIS_ENDPOINT": f"{cache.hostname}:{cache.port}",
+        "HOST_METRICS_ROOT_PATH": "/",
+        "TEMPO_OTLP_ENDPOINT": sink.grpc,
+        "LOKI_OTLP_ENDPOINT": sink.http,
+        "PROMETHEUS_OTLP_ENDPOINT": sink.http,
+    }
+    with (workdir / "otelcol.log").open("ab") as log:
+        process = subprocess.Popen(
+            [str(binary), f"--config={REPO_ROOT / 'otel-collector.yaml'}"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    stack.callback(process.terminate)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{health_port}/", timeout=1).status_code == 200:
+                return f"http://127.0.0.1:{http_port}"
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"bench: the collector did not become ready; see {workdir / 'otelcol.log'}")
 
 
 def fixture_for(api: ApiServer, workdir: Path) -> Fixture:

@@ -22,10 +22,13 @@ class Measurement:
     p99_ms: float
     non_2xx: int
     errors: int
+    cpu_ms: float | None = None
+    """CPU (user + system) the API's processes spent per request; None where it is not the API."""
 
 
 def median_of(runs: list[Measurement]) -> Measurement:
     """Each figure is the median over the runs, taken separately (robust to one noisy run)."""
+    cpu = [r.cpu_ms for r in runs if r.cpu_ms is not None]
     return Measurement(
         rps=statistics.median(r.rps for r in runs),
         p50_ms=statistics.median(r.p50_ms for r in runs),
@@ -33,6 +36,7 @@ def median_of(runs: list[Measurement]) -> Measurement:
         p99_ms=statistics.median(r.p99_ms for r in runs),
         non_2xx=sum(r.non_2xx for r in runs),
         errors=sum(r.errors for r in runs),
+        cpu_ms=statistics.median(cpu) if cpu else None,
     )
 
 

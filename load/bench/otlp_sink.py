@@ -1,9 +1,15 @@
-"""An OTLP/HTTP endpoint that accepts everything and keeps nothing: the API pays the full export
-cost (encoding, HTTP) without a collector competing for the same two cores."""
+"""OTLP endpoints that accept everything and keep nothing: HTTP (any path) and gRPC (any method).
+
+The bench's exporters (the API's, or the collector's towards Tempo, Loki and Prometheus) pay the
+full cost of sending, while nothing downstream competes for the same two cores.
+
+    python otlp_sink.py HTTP_PORT [GRPC_PORT]
+"""
 
 from __future__ import annotations
 
 import sys
+from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -21,5 +27,21 @@ class Sink(BaseHTTPRequestHandler):
         pass
 
 
+def grpc_sink(port: int) -> object:
+    """Every unary call answered with an empty message (an empty ExportResponse), never decoded."""
+    import grpc
+
+    class Anything(grpc.GenericRpcHandler):
+        def service(self, handler_call_details: object) -> grpc.RpcMethodHandler:
+            return grpc.unary_unary_rpc_method_handler(lambda request, context: b"")
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[Anything()])
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    return server
+
+
 if __name__ == "__main__":
+    if len(sys.argv) > 2:
+        running = grpc_sink(int(sys.argv[2]))
     ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .loadgen import Measurement
@@ -11,30 +11,98 @@ from .loadgen import Measurement
 Results = dict[str, dict[int, Measurement]]
 """Series name (e.g. "POST /transactions, telemetry on") → connections → median measurement."""
 
+AT = 32  # the connections every target is read at
 
-def markdown(results: Results, memory: dict[str, float], settings: dict[str, object]) -> str:
+
+@dataclass(frozen=True)
+class Targets:
+    """Which series the targets of issue 11 compare."""
+
+    post_on: str
+    post_off: str
+    ceiling: str
+    listing: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    name: str
+    value: float
+    goal: str
+    met: bool
+
+
+def verdicts(results: Results, names: Targets, memory: dict[str, float]) -> list[Verdict]:
+    at = AT if AT in results[names.post_on] else max(results[names.post_on])
+    post, bare = results[names.post_on][at], results[names.post_off][at]
+    pg, listing = results[names.ceiling][at], results[names.listing][at]
+    ratio = post.rps / pg.rps if pg.rps else 0.0
+    cost = 1 - post.rps / bare.rps if bare.rps else 0.0
+    tail = post.p99_ms / pg.p99_ms if pg.p99_ms else 0.0
+    found = [
+        Verdict("POST with telemetry ÷ pgbench", ratio, "≥ 0.30", ratio >= 0.30),
+        Verdict(
+            "API CPU per POST, telemetry on (ms)", post.cpu_ms or 0.0, "≤ 2.0", (post.cpu_ms or 9) <= 2.0
+        ),
+        Verdict(
+            "API CPU per POST, telemetry off (ms)", bare.cpu_ms or 0.0, "≤ 1.3", (bare.cpu_ms or 9) <= 1.3
+        ),
+        Verdict("telemetry cost (1 - on ÷ off)", cost, "≤ 0.25", cost <= 0.25),
+        Verdict("p99 of POST ÷ pgbench p99", tail, "≤ 5", tail <= 5),
+        Verdict(
+            "GET /products?limit=100 ÷ POST",
+            listing.rps / post.rps if post.rps else 0.0,
+            "≥ 1",
+            listing.rps >= post.rps,
+        ),
+    ]
+    if memory:
+        found.append(
+            Verdict("RSS growth over the soak", memory["growth"], "flat (≤ +5 %)", memory["growth"] <= 0.05)
+        )
+    return found
+
+
+def markdown(results: Results, memory: dict[str, float], settings: dict[str, object], names: Targets) -> str:
     lines = [
         "# suppliers benchmark",
         "",
-        f"Medians of {settings['runs']} runs of {settings['seconds']} s each; wrk (2 threads) against one",
-        "uvicorn process; pgbench (2 jobs, prepared statements) against the same PostgreSQL, same machine.",
+        f"Medians of {settings['runs']} runs of {settings['seconds']} s each. wrk (2 threads) against",
+        f"`suppliers serve` ({settings['workers']} workers), telemetry exporting to "
+        f"{settings['exporting_to']};",
+        "pgbench (2 jobs, prepared statements) against the same PostgreSQL, same machine. CPU is the API's",
+        "(every worker, user + system, from /proc) per request.",
         "",
-        "| Series | Connections | Requests/s | p50 ms | p90 ms | p99 ms | Non-2xx | Socket errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| Series | Connections | Requests/s | p50 ms | p90 ms | p99 ms | API CPU ms/req | Non-2xx "
+        "| Socket errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for series, by_connections in results.items():
         for connections, m in sorted(by_connections.items()):
             latency = f"{m.p50_ms:.1f} | {m.p90_ms:.1f} | {m.p99_ms:.1f}"
+            cpu = "" if m.cpu_ms is None else f"{m.cpu_ms:.2f}"
             lines.append(
-                f"| {series} | {connections} | {m.rps:,.0f} | {latency} | {m.non_2xx} | {m.errors} |"
+                f"| {series} | {connections} | {m.rps:,.0f} | {latency} | {cpu} | {m.non_2xx} | {m.errors} |"
             )
     if memory:
         lines += [
             "",
-            f"API RSS under {settings['rss_seconds']} s of steady POST load (telemetry on, 32 connections): "
-            f"start {memory['start_mb']:.0f} MB (after warm-up), peak {memory['peak_mb']:.0f} MB, "
+            f"API RSS (every worker) under {settings['rss_seconds']} s of steady POST load (telemetry on, "
+            f"{AT} connections): start {memory['start_mb']:.0f} MB (after warm-up), "
+            f"peak {memory['peak_mb']:.0f} MB, "
             f"end {memory['end_mb']:.0f} MB, growth {memory['growth']:+.1%}.",
         ]
+    lines += [
+        "",
+        f"Targets, at {AT} connections:",
+        "",
+        "| Figure | Value | Target | Met |",
+        "|---|---:|---|---|",
+    ]
+    for verdict in verdicts(results, names, memory):
+        lines.append(
+            f"| {verdict.name} | {verdict.value:.2f} | {verdict.goal} | {'yes' if verdict.met else 'no'} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -74,12 +142,20 @@ def raw(results: Results, memory: dict[str, float], path: Path) -> None:
     path.write_text(json.dumps(payload, indent=2))
 
 
-def summary_line(results: Results, memory: dict[str, float], *, on: str, off: str, ceiling: str) -> str:
-    at = 32 if 32 in results[on] else max(results[on])
-    post, bare, pg = results[on][at], results[off][at], results[ceiling][at]
+def summary_line(
+    results: Results, memory: dict[str, float], names: Targets, *, workers: int, collector: bool
+) -> str:
+    at = AT if AT in results[names.post_on] else max(results[names.post_on])
+    post, bare = results[names.post_on][at], results[names.post_off][at]
+    pg, listing = results[names.ceiling][at], results[names.listing][at]
     ratio = post.rps / pg.rps if pg.rps else 0.0
     cost = 1 - post.rps / bare.rps if bare.rps else 0.0
+    met = sum(v.met for v in verdicts(results, names, memory))
     return (
-        f"bench: post_rps={post.rps:.0f} pgbench_tps={pg.rps:.0f} ratio={ratio:.2f} "
-        f"telemetry_cost={cost:.3f} p99_ms={post.p99_ms:.1f} rss_mb={memory.get('peak_mb', 0):.0f}"
+        f"bench: workers={workers} collector={'real' if collector else 'sink'} post_rps={post.rps:.0f} "
+        f"pgbench_tps={pg.rps:.0f} ratio={ratio:.2f} telemetry_cost={cost:.3f} "
+        f"cpu_ms_on={post.cpu_ms or 0:.2f} cpu_ms_off={bare.cpu_ms or 0:.2f} p99_ms={post.p99_ms:.1f} "
+        f"p99_vs_pgbench={post.p99_ms / pg.p99_ms if pg.p99_ms else 0:.1f} "
+        f"list_vs_post={listing.rps / post.rps if post.rps else 0:.2f} "
+        f"rss_growth={memory.get('growth', 0):+.3f} targets_met={met}/{len(verdicts(results, names, memory))}"
     )

@@ -21,7 +21,7 @@ from suppliers.db.engine import create_engine, create_session_factory
 from suppliers.inventory.services import StockRules, StockService
 from suppliers.inventory.stock_watch import StockWatcher
 from suppliers.settings import Settings
-from suppliers.telemetry.access_log import AccessLogMiddleware
+from suppliers.telemetry.access_log import log_every_request
 from suppliers.telemetry.logs import configure_console
 from suppliers.telemetry.setup import Telemetry
 from suppliers.web.auth import LoginController, build_bearer_auth
@@ -30,7 +30,7 @@ from suppliers.web.greetings import hello, root
 from suppliers.web.health import HealthController
 from suppliers.web.inventory import ProductController, TransactionController, VendorController
 from suppliers.web.playground import PlaygroundController
-from suppliers.web.problems import EXCEPTION_HANDLERS, document_validation_as_422
+from suppliers.web.problems import EXCEPTION_HANDLERS, document_validation_as_422, status_for
 from suppliers.web.requests import MAX_BODY_BYTES, LimitedRequest
 
 
@@ -66,9 +66,8 @@ def build_context(settings: Settings, telemetry: Telemetry) -> AppContext:
     # The job's own runs never withdraw, so its services need no low-stock callback.
     watcher = StockWatcher(
         engine=engine,
-        session_factory=session_factory,
-        make_service=lambda session: StockService(
-            session, rules=rules, tracer=tracer, instruments=instruments
+        make_service=lambda connection: StockService(
+            connection, engine=engine, rules=rules, tracer=tracer, instruments=instruments
         ),
         tracer=tracer,
         interval_seconds=settings.auto_resupply_interval_seconds,
@@ -77,6 +76,7 @@ def build_context(settings: Settings, telemetry: Telemetry) -> AppContext:
     ctx = AppContext(
         settings=settings,
         engine=engine,
+        autocommit_engine=engine.execution_options(isolation_level="AUTOCOMMIT"),
         session_factory=session_factory,
         redis=redis,
         redis_gate=gate,
@@ -135,17 +135,18 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
             VendorController,
             ProductController,
             TransactionController,
-            *telemetry.route_handlers(),
+            *telemetry.route_handlers(processes=settings.processes),
             *([PlaygroundController] if settings.playground else []),
         ],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=LimitedRequest,
         request_max_body_size=MAX_BODY_BYTES,
-        on_app_init=[bearer.on_app_init],
+        # The access log goes outside authentication (on_app_init hooks run in order, each puts its
+        # middleware first): a request refused for its token gets its line too.
+        on_app_init=[bearer.on_app_init, *([log_every_request(status_for)] if settings.access_log else [])],
         lifespan=[lifespan],
         openapi_config=openapi,
-        middleware=[AccessLogMiddleware()] if settings.access_log else [],
         plugins=telemetry.plugins(),
         debug=False,
         # Logging is configured by telemetry/logs.py; Litestar's default would add a root handler.

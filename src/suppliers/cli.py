@@ -10,17 +10,21 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from suppliers.settings import ConfigurationError, Settings
+from suppliers.settings import ConfigurationError, Settings, available_cpus
 
 # Idle keep-alive connections are closed by the server after this long. It must outlast the idle
 # timeout of whatever reuses them (the balancer's upstream keepalive_timeout, 60 s; HTTP clients'
 # pools): a server that closes first races the client's next request, which then fails without an
 # answer (uvicorn's default of 5 s does exactly that under load).
 KEEP_ALIVE_SECONDS = 75
+# Ctrl-C or SIGTERM: requests in flight get this long to finish before the workers stop anyway.
+GRACEFUL_SHUTDOWN_SECONDS = 1
 EMBEDDED_PG_PORT = 55432
 EMBEDDED_REDIS_PORT = 56379
 SAMPLE_VENDORS, SAMPLE_PRODUCTS, SAMPLE_SEED = 1000, 10_000, 42
@@ -60,6 +64,17 @@ def _database_url(settings: Settings) -> str:
     return settings.database_url
 
 
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """What a spawned worker must read from its environment to build the same app."""
+    resolved = {
+        "DATABASE_URL": settings.database_url,
+        "REDIS_URL": settings.redis_url,
+        "SUPPLIERS_JWT_SECRET": settings.jwt_secret,
+        "SUPPLIERS_WORKERS": str(settings.processes),
+    }
+    return {name: value for name, value in resolved.items() if value is not None}
+
+
 def _sigterm_as_interrupt(*_: object) -> None:
     # uvicorn re-raises the signal it stopped on once it has shut down; as KeyboardInterrupt it
     # unwinds through `servers()`, which then stops the embedded servers instead of orphaning them.
@@ -83,6 +98,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         # Kept with the data: tokens stay valid across restarts of `make run`, never published.
         settings = settings.with_overrides(jwt_secret=development_secret(settings.data_dir))
     signing_secret(settings)  # outside development, no secret is a one-line error before anything starts
+    settings = settings.with_overrides(workers=settings.workers or available_cpus())
     with servers(settings, need_redis=True) as live:
         url = _database_url(live)
         upgrade(url)
@@ -91,17 +107,28 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             if asyncio.run(seed_if_empty(url, **sample)):
                 _say("loaded sample data: 1,000 vendors, 10,000 products")
             asyncio.run(ensure_demo_users(url))
-        _say(f"API on http://{live.host}:{live.port}  -  docs at http://{live.host}:{live.port}/docs")
-        _say("demo users a … z, password = username (a is an operator); Ctrl-C stops everything")
-        uvicorn.run(
-            create_app(live),
-            host=live.host,
-            port=live.port,
-            log_level=live.log_level.lower(),
-            access_log=False,
-            proxy_headers=True,
-            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        workers = f"{live.processes} workers" if live.processes > 1 else "1 worker"
+        _say(
+            f"API on http://{live.host}:{live.port} ({workers})  -  docs at http://{live.host}:{live.port}/docs"
         )
+        _say("demo users a … z, password = username (a is an operator); Ctrl-C stops everything")
+        options: dict[str, Any] = {
+            "host": live.host,
+            "port": live.port,
+            "log_level": live.log_level.lower(),
+            "access_log": False,
+            "proxy_headers": True,
+            "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+            "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        }
+        if live.processes == 1:
+            uvicorn.run(create_app(live), **options)
+            return
+        # Each worker is a fresh interpreter (spawned) that builds its own app, pool and telemetry
+        # providers from the environment: hand it the settings this process resolved (the embedded
+        # servers' URLs, the development secret).
+        os.environ.update(worker_environment(live))
+        uvicorn.run("suppliers.app:create_app", factory=True, workers=live.processes, **options)
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from opentelemetry.trace import Tracer
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from suppliers.auth.redis_gate import RedisGate
 from suppliers.auth.service import AuthService
@@ -20,6 +20,8 @@ from suppliers.telemetry.instruments import Instruments
 class AppContext:
     settings: Settings
     engine: AsyncEngine
+    # The same pool, each connection in autocommit: what a request reads and writes with.
+    autocommit_engine: AsyncEngine
     session_factory: async_sessionmaker[AsyncSession]
     redis: Redis | None
     redis_gate: RedisGate | None
@@ -29,9 +31,10 @@ class AppContext:
     tracer: Tracer
     instruments: Instruments
 
-    def stock_service(self, session: AsyncSession) -> StockService:
+    def stock_service(self, connection: AsyncConnection) -> StockService:
         return StockService(
-            session,
+            connection,
+            engine=self.engine,
             rules=self.stock_rules,
             tracer=self.tracer,
             instruments=self.instruments,

@@ -16,6 +16,11 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, as a container's cpuset limits it)."""
+    return len(os.sched_getaffinity(0))
+
+
 class ConfigurationError(ValueError):
     """A setting has a value the service cannot run with."""
 
@@ -59,6 +64,9 @@ class Settings:
     redis_url: str | None = field(default=None, metadata={"env": "REDIS_URL", "parse": _parse_url})
     host: str = field(default="127.0.0.1", metadata={"env": "SUPPLIERS_HOST"})
     port: int = field(default=5001, metadata={"env": "SUPPLIERS_PORT"})
+    # Processes `suppliers serve` runs, each with its own pool and telemetry providers; unset: one
+    # per CPU. An app built any other way (a test, a bare uvicorn) is a single process.
+    workers: int | None = field(default=None, metadata={"env": "SUPPLIERS_WORKERS", "parse": int})
     data_dir: Path = field(default=Path(".data"), metadata={"env": "SUPPLIERS_DATA_DIR", "parse": Path})
     environment: str = field(default="development", metadata={"env": "SUPPLIERS_ENVIRONMENT"})
     log_level: str = field(default="INFO", metadata={"env": "SUPPLIERS_LOG_LEVEL"})
@@ -120,6 +128,7 @@ class Settings:
     def __post_init__(self) -> None:
         problems = [
             ("SUPPLIERS_PORT", not 0 < self.port < 65536, "must be a TCP port (1-65535)"),
+            ("SUPPLIERS_WORKERS", self.workers is not None and self.workers < 1, "must be at least 1"),
             ("SUPPLIERS_DB_POOL_SIZE", self.db_pool_size < 1, "must be at least 1"),
             ("SUPPLIERS_DB_MAX_OVERFLOW", self.db_max_overflow < 0, "must not be negative"),
             ("SUPPLIERS_DB_POOL_TIMEOUT", self.db_pool_timeout <= 0, "must be positive (seconds)"),
@@ -161,6 +170,11 @@ class Settings:
         ):
             if url is not None and not url.startswith(schemes):
                 raise ConfigurationError(f"{variable} must start with one of {', '.join(schemes)}")
+
+    @property
+    def processes(self) -> int:
+        """How many processes serve the API side by side (each with its own metrics)."""
+        return self.workers or 1
 
     @property
     def async_database_url(self) -> str | None:

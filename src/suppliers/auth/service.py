@@ -15,15 +15,14 @@ from suppliers.auth.passwords import verify_password
 from suppliers.auth.principal import Principal
 from suppliers.auth.rate_limit import LoginLimiter
 from suppliers.auth.redis_gate import RedisUnavailable
-from suppliers.auth.repositories import UserRepository
+from suppliers.auth.repositories import StoredUser, UserRepository
 from suppliers.auth.session_cache import Revoked, SessionCache
-from suppliers.db.pagination import AnyRow
 from suppliers.errors import DomainError
 from suppliers.telemetry.instruments import CACHE_RESULT, LOGIN_OUTCOME, Instruments
 from suppliers.telemetry.spans import business_span
 
 
-def _principal(row: AnyRow) -> Principal:
+def _principal(row: StoredUser) -> Principal:
     return Principal(user_id=row.id, username=row.username, vendor_id=row.vendor_id, role=row.role)
 
 

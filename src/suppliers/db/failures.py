@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import socket
 
+import asyncpg
 from sqlalchemy import exc as sa_exc
 
 
@@ -48,11 +49,15 @@ def classify(error: BaseException) -> Failure | None:
         return Failure.BUSY
     if isinstance(error, ConnectionError | socket.gaierror):  # refused, reset, unknown host: connecting
         return Failure.UNAVAILABLE
-    if not isinstance(error, sa_exc.DBAPIError):
+    if isinstance(error, sa_exc.DBAPIError):
+        if error.connection_invalidated:
+            return Failure.UNAVAILABLE
+        sqlstate = getattr(error.orig, "sqlstate", None)
+    elif isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError | asyncpg.InternalClientError):
+        # Straight from the driver: statements sent through the pool's asyncpg connection itself.
+        sqlstate = getattr(error, "sqlstate", None)
+    else:
         return None
-    if error.connection_invalidated:
-        return Failure.UNAVAILABLE
-    sqlstate = getattr(error.orig, "sqlstate", None)
     if sqlstate is None:
         # Raised by the driver itself, not by the server: the connection broke or is in a state
         # it cannot leave ("cannot switch to state ...; another operation is in progress").

@@ -1,4 +1,9 @@
-"""SQL for the inventory. Every statement the services need, and nothing else."""
+"""SQL for the inventory. Every statement the services need, and nothing else.
+
+Repositories work on a connection and return the API's own records (msgspec structs), typed. The
+request's connection is in autocommit: a read is one round trip, and a stock movement, being one
+statement, commits by itself; the resupply runs in a transaction of its own (the caller's).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, exists, func, insert, literal, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
+from sqlalchemy import Table, exists, func, insert, literal, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from suppliers.db import driver
 from suppliers.db.models import Product, Transaction, TransactionOwner, Vendor
-from suppliers.db.pagination import AnyRow, fetch_page
+from suppliers.db.pagination import Listing, fetch_page
 from suppliers.inventory import low_stock_signal
+from suppliers.inventory.schemas import ProductOut, TransactionOut, VendorOut
 
 # pg_advisory_xact_lock key shared by every resupply, manual or automatic, in every replica.
 RESUPPLY_LOCK_KEY = 0x5E5_0001
 
+_products = cast("Table", Product.__table__)
 _PRODUCT_COLUMNS = (Product.id, Product.name, Product.price, Product.quantity, Product.required_qualification)
+_VENDOR_COLUMNS = (Vendor.id, Vendor.qualification)
 _TRANSACTION_COLUMNS = (
     Transaction.id,
     Transaction.product_id,
@@ -28,56 +38,77 @@ _TRANSACTION_COLUMNS = (
     Transaction.transaction_date,
 )
 
-# The statements of the hot path (POST /transactions, GET /products/{id}) are built once, with bind
-# parameters: building an ORM statement per request, generating its cache key and running the ORM's
-# bulk-update bookkeeping cost more CPU than the round trip itself.
-_products = cast("Table", Product.__table__)
 
-_PRODUCT_BY_ID = select(*_PRODUCT_COLUMNS).where(Product.id == bindparam("product_id"))
-_STOCK = select(_products.c.quantity).where(_products.c.id == bindparam("product_id"))
+def _one_line(sql: str) -> str:
+    # The statement text is an attribute of every SQL span: one line, no indentation to encode.
+    return " ".join(sql.split())
 
-# One stock movement in one round trip: read the facts the rules need; claim the transaction id
-# for the vendor, or find who owns it (only if the vendor may handle the product); insert the line
-# (only under the vendor's own id; nothing if this (id, product_id) exists: a replay); then move
-# the stock (only if the line was inserted; for a withdrawal only if enough is in stock).
-#
-# Concurrency: the claim's ON CONFLICT ... DO UPDATE waits for a concurrent claim of the same id to
-# commit and then returns that row, so two vendors racing for a new id get one owner; the UPDATE
-# re-checks its stock condition on the latest row version after a concurrent writer commits, so
-# parallel withdrawals cannot oversell. The caller decides from the facts returned and rolls back
-# when the line went in but the stock could not move.
+
+# The lists: columns in the field order of their records, and the order pages are cut in (each
+# served by an index: ix_vendors' primary key, ix_products_name_id, ix_transactions_transaction_date).
+_VENDOR_LIST = Listing(columns="id, qualification", table="vendors", order="id")
+_PRODUCT_LIST = Listing(
+    columns="id, name, price, quantity, required_qualification", table="products", order="name, id"
+)
+_TRANSACTION_LIST = Listing(
+    columns="id, product_id, vendor_id, action, quantity, transaction_date",
+    table="transactions",
+    order="transaction_date DESC, id, product_id",
+)
+
+_PRODUCT_BY_ID = _one_line(
+    "SELECT id, name, price, quantity, required_qualification FROM products WHERE id = $1"
+)
+_STOCK = "SELECT quantity FROM products WHERE id = $1"
+
+# One stock movement, one statement, in autocommit: it commits, or fails, as a whole.
+#   facts  what the rules need: the product's required and the vendor's held qualification;
+#   owner  claims the transaction id for the vendor, or finds who owns it (only if the vendor may
+#          handle the product). ON CONFLICT ... DO UPDATE waits for a concurrent claim of the same
+#          id to commit and then returns that row: two vendors racing for a new id get one owner;
+#   line   the transaction line, only under the vendor's own id; nothing if this (id, product_id)
+#          exists already (a replay);
+#   stock  moves the stock, only if the line went in. A withdrawal that would take it below 0
+#          breaks the products CHECK constraint: the whole statement fails and nothing is written.
+#          PostgreSQL evaluates it on the latest row version after a concurrent writer commits,
+#          so parallel withdrawals cannot oversell.
 _MOVEMENT = """
 WITH facts AS (
-    SELECT (SELECT required_qualification FROM products WHERE id = :product_id) AS required,
-           (SELECT qualification FROM vendors WHERE id = :vendor_id) AS held
+    SELECT (SELECT required_qualification FROM products WHERE id = $2) AS required,
+           (SELECT qualification FROM vendors WHERE id = $3) AS held
 ), owner AS (
     INSERT INTO transaction_owners (id, vendor_id)
-    SELECT CAST(:transaction_id AS uuid), CAST(:vendor_id AS uuid)
-    FROM facts
-    WHERE facts.held || '>' || facts.required = ANY(CAST(:allowed AS text[]))
+    SELECT CAST($1 AS uuid), CAST($3 AS uuid) FROM facts
+    WHERE facts.held || '>' || facts.required = ANY(CAST($6 AS text[]))
     ON CONFLICT (id) DO UPDATE SET id = EXCLUDED.id
     RETURNING vendor_id
 ), line AS (
     INSERT INTO transactions (id, product_id, vendor_id, action, quantity)
-    SELECT CAST(:transaction_id AS uuid), CAST(:product_id AS uuid), CAST(:vendor_id AS uuid),
-           CAST(:action AS varchar), CAST(:quantity AS integer)
-    FROM owner
-    WHERE owner.vendor_id = CAST(:vendor_id AS uuid)
+    SELECT CAST($1 AS uuid), CAST($2 AS uuid), CAST($3 AS uuid), CAST($4 AS varchar), CAST($5 AS integer)
+    FROM owner WHERE owner.vendor_id = CAST($3 AS uuid)
     ON CONFLICT (id, product_id) DO NOTHING
     RETURNING transaction_date
 ), stock AS (
-    UPDATE products SET quantity = quantity {sign} :quantity
-    WHERE id = :product_id {condition} AND EXISTS (SELECT FROM line)
+    UPDATE products SET quantity = quantity {sign} CAST($5 AS integer)
+    WHERE id = $2 AND EXISTS (SELECT FROM line)
     RETURNING quantity
 )
 SELECT facts.required, facts.held,
-       (SELECT owner.vendor_id IS NOT DISTINCT FROM CAST(:vendor_id AS uuid) FROM owner) AS owned,
+       (SELECT owner.vendor_id IS NOT DISTINCT FROM CAST($3 AS uuid) FROM owner) AS owned,
        (SELECT transaction_date FROM line) AS stamp,
        (SELECT quantity FROM stock) AS stock
 FROM facts
 """
-_WITHDRAWAL = text(_MOVEMENT.format(sign="-", condition="AND quantity >= :quantity").strip())
-_ADDITION = text(_MOVEMENT.format(sign="+", condition="").strip())
+_WITHDRAWAL = _one_line(_MOVEMENT.format(sign="-"))
+_ADDITION = _one_line(_MOVEMENT.format(sign="+"))
+
+
+class StockWouldGoNegative(Exception):
+    """The withdrawal takes more than is in stock: nothing was written."""
+
+
+class StockOverflow(Exception):
+    """The addition takes the stock past what the column holds: nothing was written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,28 +123,30 @@ class Movement:
 
 
 class VendorRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
-    async def get(self, vendor_id: uuid.UUID) -> AnyRow | None:
-        query = select(Vendor.id, Vendor.qualification).where(Vendor.id == vendor_id)
-        return (await self._session.execute(query)).first()
+    async def get(self, vendor_id: uuid.UUID) -> VendorOut | None:
+        query = select(*_VENDOR_COLUMNS).where(Vendor.id == vendor_id)
+        row = (await self._connection.execute(query)).first()
+        return None if row is None else VendorOut(**row._mapping)
 
     async def page(
         self, *, qualification: str | None, limit: int, offset: int
-    ) -> tuple[Sequence[AnyRow], int]:
-        query = select(Vendor.id, Vendor.qualification).order_by(Vendor.id)
-        if qualification is not None:
-            query = query.where(Vendor.qualification == qualification)
-        return await fetch_page(self._session, query, limit=limit, offset=offset)
+    ) -> tuple[list[VendorOut], int]:
+        filters = [] if qualification is None else [("qualification = {}", qualification)]
+        return await fetch_page(
+            self._connection, _VENDOR_LIST, VendorOut, filters=filters, limit=limit, offset=offset
+        )
 
 
 class ProductRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
-    async def get(self, product_id: uuid.UUID) -> AnyRow | None:
-        return (await self._session.execute(_PRODUCT_BY_ID, {"product_id": product_id})).first()
+    async def get(self, product_id: uuid.UUID) -> ProductOut | None:
+        row = await driver.fetchrow(self._connection, _PRODUCT_BY_ID, product_id)
+        return None if row is None else ProductOut(**row)
 
     async def page(
         self,
@@ -123,43 +156,42 @@ class ProductRepository:
         name: str | None,
         limit: int,
         offset: int,
-    ) -> tuple[Sequence[AnyRow], int]:
-        query = select(*_PRODUCT_COLUMNS).order_by(Product.name, Product.id)
+    ) -> tuple[list[ProductOut], int]:
+        filters: list[tuple[str, object]] = []
         if below is not None:
-            query = query.where(Product.quantity < below)
+            filters.append(("quantity < {}", below))
         if required_qualification is not None:
-            query = query.where(Product.required_qualification == required_qualification)
+            filters.append(("required_qualification = {}", required_qualification))
         if name:
-            query = query.where(Product.name.ilike(f"%{_escape_like(name)}%", escape="\\"))
-        return await fetch_page(self._session, query, limit=limit, offset=offset)
+            filters.append(("name ILIKE {} ESCAPE '\\'", f"%{_escape_like(name)}%"))
+        return await fetch_page(
+            self._connection, _PRODUCT_LIST, ProductOut, filters=filters, limit=limit, offset=offset
+        )
 
     async def stock(self, product_id: uuid.UUID) -> int | None:
-        stock: int | None = (
-            await self._session.execute(_STOCK, {"product_id": product_id})
-        ).scalar_one_or_none()
-        return stock
+        row = await driver.fetchrow(self._connection, _STOCK, product_id)
+        return None if row is None else int(row["quantity"])
 
     async def count_below(self, threshold: int) -> int:
-        return int(await self._session.scalar(select(func.count()).where(Product.quantity < threshold)) or 0)
+        query = select(func.count()).select_from(_products).where(Product.quantity < threshold)
+        return int(await self._connection.scalar(query) or 0)
 
     async def lock_resupply(self, *, wait: bool) -> bool:
-        """Take the cluster-wide resupply lock for this database transaction."""
+        """Take the cluster-wide resupply lock for the current database transaction."""
         if wait:
-            await self._session.execute(
+            await self._connection.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": RESUPPLY_LOCK_KEY}
             )
             return True
-        got = await self._session.scalar(
+        got = await self._connection.scalar(
             text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RESUPPLY_LOCK_KEY}
         )
         return bool(got)
 
     async def signal_low_stock(self, payload: str) -> None:
-        """NOTIFY the stock watcher's leader; PostgreSQL delivers it when this transaction commits."""
-        await self._session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": low_stock_signal.CHANNEL, "payload": payload},
-        )
+        """NOTIFY the stock watcher's leader (at once in autocommit, else when the transaction commits)."""
+        notify = text("SELECT pg_notify(:channel, :payload)")
+        await self._connection.execute(notify, {"channel": low_stock_signal.CHANNEL, "payload": payload})
 
     async def resupply_below(
         self, *, threshold: int, amount: int, transaction_id: uuid.UUID, vendor_id: uuid.UUID | None
@@ -203,12 +235,12 @@ class ProductRepository:
             )
             .returning(Transaction.product_id)
         )
-        return list((await self._session.scalars(statement)).all())
+        return list((await self._connection.scalars(statement)).all())
 
 
 class TransactionRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
 
     async def move_stock(
         self,
@@ -220,28 +252,43 @@ class TransactionRepository:
         quantity: int,
         allowed: Sequence[str],
     ) -> Movement:
-        """Record a line and move the stock in one statement; ``allowed`` lists "held>required" pairs."""
+        """Record a line and move the stock in one statement; ``allowed`` lists "held>required" pairs.
+
+        Raises StockWouldGoNegative or StockOverflow when PostgreSQL refused the new stock.
+        """
         statement = _WITHDRAWAL if action == "withdrawal" else _ADDITION
-        params = {
-            "transaction_id": transaction_id,
-            "product_id": product_id,
-            "vendor_id": vendor_id,
-            "action": action,
-            "quantity": quantity,
-            "allowed": list(allowed),
-        }
-        row = (await self._session.execute(statement, params)).one()
+        try:
+            row = await driver.fetchrow(
+                self._connection,
+                statement,
+                transaction_id,
+                product_id,
+                vendor_id,
+                action,
+                quantity,
+                list(allowed),
+            )
+        except asyncpg.CheckViolationError:
+            raise StockWouldGoNegative from None
+        except asyncpg.NumericValueOutOfRangeError:
+            raise StockOverflow from None
+        assert row is not None  # `FROM facts` always yields one row
         return Movement(
-            required=row.required, held=row.held, owned=row.owned, stamp=row.stamp, stock=row.stock
+            required=row["required"],
+            held=row["held"],
+            owned=row["owned"],
+            stamp=row["stamp"],
+            stock=row["stock"],
         )
 
-    async def get_line(self, transaction_id: uuid.UUID, product_id: uuid.UUID) -> AnyRow | None:
+    async def get_line(self, transaction_id: uuid.UUID, product_id: uuid.UUID) -> TransactionOut | None:
         query = select(*_TRANSACTION_COLUMNS).where(
             Transaction.id == transaction_id, Transaction.product_id == product_id
         )
-        return (await self._session.execute(query)).first()
+        row = (await self._connection.execute(query)).first()
+        return None if row is None else TransactionOut(**row._mapping)
 
-    async def lines(self, transaction_id: uuid.UUID, *, vendor_id: uuid.UUID | None) -> Sequence[AnyRow]:
+    async def lines(self, transaction_id: uuid.UUID, *, vendor_id: uuid.UUID | None) -> list[TransactionOut]:
         """The lines of a transaction; with ``vendor_id``, only that vendor's."""
         query = (
             select(*_TRANSACTION_COLUMNS)
@@ -250,7 +297,7 @@ class TransactionRepository:
         )
         if vendor_id is not None:
             query = query.where(Transaction.vendor_id == vendor_id)
-        return (await self._session.execute(query)).all()
+        return [TransactionOut(**row._mapping) for row in await self._connection.execute(query)]
 
     async def page(
         self,
@@ -262,21 +309,18 @@ class TransactionRepository:
         until: datetime | None,
         limit: int,
         offset: int,
-    ) -> tuple[Sequence[AnyRow], int]:
-        query = select(*_TRANSACTION_COLUMNS).order_by(
-            Transaction.transaction_date.desc(), Transaction.id, Transaction.product_id
+    ) -> tuple[list[TransactionOut], int]:
+        wanted = (
+            ("vendor_id = {}", vendor_id),
+            ("product_id = {}", product_id),
+            ("action = {}", action),
+            ("transaction_date >= {}", since),
+            ("transaction_date < {}", until),
         )
-        if vendor_id is not None:
-            query = query.where(Transaction.vendor_id == vendor_id)
-        if product_id is not None:
-            query = query.where(Transaction.product_id == product_id)
-        if action is not None:
-            query = query.where(Transaction.action == action)
-        if since is not None:
-            query = query.where(Transaction.transaction_date >= since)
-        if until is not None:
-            query = query.where(Transaction.transaction_date < until)
-        return await fetch_page(self._session, query, limit=limit, offset=offset)
+        filters = [(condition, value) for condition, value in wanted if value is not None]
+        return await fetch_page(
+            self._connection, _TRANSACTION_LIST, TransactionOut, filters=filters, limit=limit, offset=offset
+        )
 
 
 def _escape_like(term: str) -> str:

@@ -16,12 +16,14 @@ Action = Literal["withdrawal", "addition"]
 MAX_TRANSACTION_QUANTITY = 1_000_000
 
 
-class VendorOut(msgspec.Struct, kw_only=True):
+# Records read from the database are built positionally, in column order (repositories.py): the
+# field order of VendorOut, ProductOut and TransactionOut is the order of their SELECT lists.
+class VendorOut(msgspec.Struct):
     id: uuid.UUID
     qualification: Qualification
 
 
-class ProductOut(msgspec.Struct, kw_only=True):
+class ProductOut(msgspec.Struct):
     id: uuid.UUID
     name: str
     price: Decimal
@@ -39,7 +41,7 @@ class TransactionIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     id: uuid.UUID | None = None
 
 
-class TransactionOut(msgspec.Struct, kw_only=True):
+class TransactionOut(msgspec.Struct):
     id: uuid.UUID
     product_id: uuid.UUID
     vendor_id: uuid.UUID | None

@@ -1,4 +1,4 @@
-"""The inventory rules. Each public method is one database transaction."""
+"""The inventory rules. Each public method is one database transaction (a movement: one statement)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from datetime import datetime
 
 from opentelemetry.trace import Span, Tracer
 from opentelemetry.util.types import AttributeValue
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from suppliers.auth.principal import Principal
-from suppliers.db.pagination import AnyRow
 from suppliers.errors import DomainError
 from suppliers.inventory import low_stock_signal
 from suppliers.inventory.errors import (
@@ -27,6 +25,8 @@ from suppliers.inventory.qualification import ALLOWED_PAIRS, can_handle
 from suppliers.inventory.repositories import (
     Movement,
     ProductRepository,
+    StockOverflow,
+    StockWouldGoNegative,
     TransactionRepository,
     VendorRepository,
 )
@@ -44,8 +44,6 @@ from suppliers.inventory.schemas import (
 from suppliers.telemetry.instruments import ACTION, OUTCOME, TRIGGER, Instruments
 from suppliers.telemetry.spans import business_span
 
-_NUMERIC_OUT_OF_RANGE = "22003"  # SQLSTATE: the new stock does not fit the int column
-
 
 @dataclass(frozen=True, slots=True)
 class StockRules:
@@ -59,31 +57,6 @@ class Recorded:
     replayed: bool
 
 
-def _vendor(row: AnyRow) -> VendorOut:
-    return VendorOut(id=row.id, qualification=row.qualification)
-
-
-def _product(row: AnyRow) -> ProductOut:
-    return ProductOut(
-        id=row.id,
-        name=row.name,
-        price=row.price,
-        quantity=row.quantity,
-        required_qualification=row.required_qualification,
-    )
-
-
-def _transaction(row: AnyRow) -> TransactionOut:
-    return TransactionOut(
-        id=row.id,
-        product_id=row.product_id,
-        vendor_id=row.vendor_id,
-        action=row.action,
-        quantity=row.quantity,
-        transaction_date=row.transaction_date,
-    )
-
-
 def _visible_vendor(viewer: Principal) -> uuid.UUID | None:
     """The one vendor whose transactions ``viewer`` may see, or None for all of them (operators)."""
     return None if viewer.is_operator else viewer.vendor_id
@@ -92,27 +65,26 @@ def _visible_vendor(viewer: Principal) -> uuid.UUID | None:
 class CatalogService:
     """Read-only views of vendors, products and transactions."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-        self._vendors = VendorRepository(session)
-        self._products = ProductRepository(session)
-        self._transactions = TransactionRepository(session)
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._vendors = VendorRepository(connection)
+        self._products = ProductRepository(connection)
+        self._transactions = TransactionRepository(connection)
 
     async def vendor(self, vendor_id: uuid.UUID) -> VendorOut:
-        row = await self._vendors.get(vendor_id)
-        if row is None:
+        found = await self._vendors.get(vendor_id)
+        if found is None:
             raise NotFound("vendor", vendor_id)
-        return _vendor(row)
+        return found
 
     async def vendors(self, *, qualification: str | None, limit: int, offset: int) -> VendorPage:
-        rows, total = await self._vendors.page(qualification=qualification, limit=limit, offset=offset)
-        return VendorPage(items=[_vendor(r) for r in rows], total=total, limit=limit, offset=offset)
+        items, total = await self._vendors.page(qualification=qualification, limit=limit, offset=offset)
+        return VendorPage(items=items, total=total, limit=limit, offset=offset)
 
     async def product(self, product_id: uuid.UUID) -> ProductOut:
-        row = await self._products.get(product_id)
-        if row is None:
+        found = await self._products.get(product_id)
+        if found is None:
             raise NotFound("product", product_id)
-        return _product(row)
+        return found
 
     async def products(
         self,
@@ -123,17 +95,17 @@ class CatalogService:
         limit: int,
         offset: int,
     ) -> ProductPage:
-        rows, total = await self._products.page(
+        items, total = await self._products.page(
             below=below, required_qualification=required_qualification, name=name, limit=limit, offset=offset
         )
-        return ProductPage(items=[_product(r) for r in rows], total=total, limit=limit, offset=offset)
+        return ProductPage(items=items, total=total, limit=limit, offset=offset)
 
     async def transaction(self, viewer: Principal, transaction_id: uuid.UUID) -> TransactionDetail:
         """Every line of a transaction; a vendor user sees its own vendor's, and another's id is a 404."""
-        rows = await self._transactions.lines(transaction_id, vendor_id=_visible_vendor(viewer))
-        if not rows:
+        lines = await self._transactions.lines(transaction_id, vendor_id=_visible_vendor(viewer))
+        if not lines:
             raise NotFound("transaction", transaction_id)
-        return TransactionDetail(id=transaction_id, lines=[_transaction(r) for r in rows])
+        return TransactionDetail(id=transaction_id, lines=lines)
 
     async def transactions(
         self,
@@ -151,7 +123,7 @@ class CatalogService:
         visible = _visible_vendor(viewer)
         if visible is not None and vendor_id not in (None, visible):
             raise Forbidden(f"user {viewer.username!r} may list only the transactions of vendor {visible}")
-        rows, total = await self._transactions.page(
+        items, total = await self._transactions.page(
             vendor_id=visible or vendor_id,
             product_id=product_id,
             action=action,
@@ -160,24 +132,29 @@ class CatalogService:
             limit=limit,
             offset=offset,
         )
-        return TransactionPage(items=[_transaction(r) for r in rows], total=total, limit=limit, offset=offset)
+        return TransactionPage(items=items, total=total, limit=limit, offset=offset)
 
 
 class StockService:
-    """Stock movements: withdrawals, additions and resupply."""
+    """Stock movements: withdrawals, additions and resupply.
+
+    ``connection`` is in autocommit (a movement is one statement); ``engine`` opens the
+    transaction a resupply needs around its advisory lock.
+    """
 
     def __init__(
         self,
-        session: AsyncSession,
+        connection: AsyncConnection,
         *,
+        engine: AsyncEngine,
         rules: StockRules,
         tracer: Tracer,
         instruments: Instruments,
         signal_low_stock: bool = False,
     ) -> None:
-        self._session = session
-        self._products = ProductRepository(session)
-        self._transactions = TransactionRepository(session)
+        self._products = ProductRepository(connection)
+        self._transactions = TransactionRepository(connection)
+        self._engine = engine
         self._rules = rules
         self._tracer = tracer
         self._instruments = instruments
@@ -214,39 +191,30 @@ class StockService:
                 f"user {principal.username!r} acts for vendor {principal.vendor_id}, not {request.vendor_id}"
             )
         transaction_id = request.id or uuid.uuid4()
-        crossed_threshold = False
-        async with self._session.begin():
-            movement = await self._move_stock(transaction_id, request)
-            if movement.required is None:
-                raise NotFound("product", request.product_id)
-            if movement.held is None:
-                raise NotFound("vendor", request.vendor_id)
-            if not can_handle(movement.held, movement.required):
-                raise Forbidden(
-                    f"vendor {request.vendor_id} is qualified {movement.held}; product {request.product_id} "
-                    f"requires {movement.required} or better"
-                )
-            if not movement.owned:
-                # Whose it is, and what it holds, belongs to that vendor: say nothing about either.
-                raise TransactionIdTaken(f"transaction id {transaction_id} is already in use; send a new id")
-            if movement.stamp is None:
-                return await self._replay(transaction_id, request)
-            stamp, stock = movement.stamp, movement.stock
-            if stock is None and request.action == "withdrawal":
-                # The line went in but the stock could not move: leaving the block rolls both back.
-                available = await self._products.stock(request.product_id) or 0
-                raise InsufficientStock(request.product_id, request.quantity, available)
-            if stock is None:  # pragma: no cover - deleted between the facts and the update
-                raise NotFound("product", request.product_id)
-            if request.action == "withdrawal":
-                threshold = self._rules.resupply_threshold
-                crossed_threshold = stock < threshold <= stock + request.quantity
-                if crossed_threshold and self._signal_low_stock:
-                    # In this transaction: the job's leader hears it only if the withdrawal commits.
-                    await self._products.signal_low_stock(low_stock_signal.encode(span.get_span_context()))
+        movement = await self._move_stock(transaction_id, request)
+        if movement.required is None:
+            raise NotFound("product", request.product_id)
+        if movement.held is None:
+            raise NotFound("vendor", request.vendor_id)
+        if not can_handle(movement.held, movement.required):
+            raise Forbidden(
+                f"vendor {request.vendor_id} is qualified {movement.held}; product {request.product_id} "
+                f"requires {movement.required} or better"
+            )
+        if not movement.owned:
+            # Whose it is, and what it holds, belongs to that vendor: say nothing about either.
+            raise TransactionIdTaken(f"transaction id {transaction_id} is already in use; send a new id")
+        if movement.stamp is None:
+            return await self._replay(transaction_id, request)
+        stock = movement.stock
+        if stock is None:  # pragma: no cover - the product was deleted between the facts and the update
+            raise NotFound("product", request.product_id)
         span.set_attribute("suppliers.product.stock", stock)
-        if crossed_threshold:
+        threshold = self._rules.resupply_threshold
+        if request.action == "withdrawal" and stock < threshold <= stock + request.quantity:
             span.add_event("low_stock", {"suppliers.product.stock": stock})
+            if self._signal_low_stock:
+                await self._products.signal_low_stock(low_stock_signal.encode(span.get_span_context()))
         return Recorded(
             transaction=TransactionOut(
                 id=transaction_id,
@@ -254,7 +222,7 @@ class StockService:
                 vendor_id=request.vendor_id,
                 action=request.action,
                 quantity=request.quantity,
-                transaction_date=stamp,
+                transaction_date=movement.stamp,
             ),
             replayed=False,
         )
@@ -269,13 +237,14 @@ class StockService:
                 quantity=request.quantity,
                 allowed=ALLOWED_PAIRS,
             )
-        except DBAPIError as error:
-            if getattr(error.orig, "sqlstate", None) == _NUMERIC_OUT_OF_RANGE:
-                raise StockLimitExceeded(
-                    f"adding {request.quantity} units would take product {request.product_id} past the "
-                    "largest stock a product can hold"
-                ) from None
-            raise
+        except StockWouldGoNegative:
+            available = await self._products.stock(request.product_id) or 0
+            raise InsufficientStock(request.product_id, request.quantity, available) from None
+        except StockOverflow:
+            raise StockLimitExceeded(
+                f"adding {request.quantity} units would take product {request.product_id} past the "
+                "largest stock a product can hold"
+            ) from None
 
     async def _replay(self, transaction_id: uuid.UUID, request: TransactionIn) -> Recorded:
         existing = await self._transactions.get_line(transaction_id, request.product_id)
@@ -291,7 +260,7 @@ class StockService:
                 f"transaction {transaction_id} already holds product {request.product_id} with another "
                 f"body ({existing.action} of {existing.quantity} by vendor {existing.vendor_id})"
             )
-        return Recorded(transaction=_transaction(existing), replayed=True)
+        return Recorded(transaction=existing, replayed=True)
 
     async def resupply_for(self, principal: Principal) -> ResupplyOut:
         """A resupply asked for over HTTP: operators only, recorded under the operator's vendor."""
@@ -316,11 +285,13 @@ class StockService:
             {TRIGGER: trigger, "suppliers.resupply.threshold": self._rules.resupply_threshold},
         ) as span:
             transaction_id = uuid.uuid4()
-            async with self._session.begin():
-                if not await self._products.lock_resupply(wait=wait):
+            # A transaction of its own: the advisory lock lives as long as it does.
+            async with self._engine.begin() as transaction:
+                products = ProductRepository(transaction)
+                if not await products.lock_resupply(wait=wait):
                     span.set_attribute("suppliers.resupply.skipped", "lock_held_elsewhere")
                     return None
-                product_ids = await self._products.resupply_below(
+                product_ids = await products.resupply_below(
                     threshold=self._rules.resupply_threshold,
                     amount=self._rules.resupply_amount,
                     transaction_id=transaction_id,
@@ -341,5 +312,4 @@ class StockService:
             )
 
     async def count_low_stock(self) -> int:
-        async with self._session.begin():
-            return await self._products.count_below(self._rules.resupply_threshold)
+        return await self._products.count_below(self._rules.resupply_threshold)

@@ -22,7 +22,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.trace import Link, Tracer
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from suppliers.inventory import low_stock_signal
 from suppliers.inventory.services import StockService
@@ -39,14 +39,13 @@ class StockWatcher:
         self,
         *,
         engine: AsyncEngine,
-        session_factory: async_sessionmaker[AsyncSession],
-        make_service: Callable[[AsyncSession], StockService],
+        make_service: Callable[[AsyncConnection], StockService],
         tracer: Tracer,
         interval_seconds: float,
         resupply: bool,
     ) -> None:
-        self._engine = engine
-        self._sessions = session_factory
+        # In autocommit, like a request's connections: the job's reads are single statements.
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._make_service = make_service
         self._tracer = tracer
         self._interval = interval_seconds
@@ -82,8 +81,8 @@ class StockWatcher:
             with self._tracer.start_as_current_span(
                 "inventory.stock_watch", attributes={"suppliers.resupply.trigger": trigger}, links=links
             ):
-                async with self._sessions() as session:
-                    service = self._make_service(session)
+                async with self._engine.connect() as connection:
+                    service = self._make_service(connection)
                     if self._resupply:
                         done = await service.resupply(vendor_id=None, trigger=trigger, wait=False)
                         if done is not None and done.count:
@@ -115,7 +114,6 @@ class StockWatcher:
                     await self._step_down()
             connection = await self._engine.connect()
             try:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
                 won = await connection.scalar(
                     text("SELECT pg_try_advisory_lock(:key)"), {"key": LEADER_LOCK_KEY}
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Response, get
+from litestar.exceptions import NotFoundException
 from litestar.handlers import HTTPRouteHandler
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -22,5 +23,19 @@ def metrics_route(registry: CollectorRegistry) -> HTTPRouteHandler:
     )
     def metrics() -> Response[bytes]:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+def metrics_elsewhere(processes: int) -> HTTPRouteHandler:
+    """``GET /metrics`` when several worker processes serve: a 404 that says where metrics are."""
+
+    @get("/metrics", include_in_schema=False, sync_to_thread=False)
+    def metrics() -> None:
+        raise NotFoundException(
+            f"this API runs {processes} worker processes, each with its own counters: metrics are "
+            "exported over OTLP only (OTEL_EXPORTER_OTLP_ENDPOINT); "
+            "set SUPPLIERS_WORKERS=1 to scrape /metrics"
+        )
 
     return metrics

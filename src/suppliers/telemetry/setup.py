@@ -24,6 +24,7 @@ from opentelemetry.trace import NoOpTracerProvider, Tracer, TracerProvider
 from suppliers import __version__
 from suppliers.settings import Settings
 from suppliers.telemetry import logs
+from suppliers.telemetry.access_log import ExportedAccessLines
 from suppliers.telemetry.instruments import Instruments
 from suppliers.telemetry.pool_metrics import observe_pool
 
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
 # The instrumentations read this once, from the environment, when the first one is created.
 SEMCONV_OPT_IN = "http,database"
 
-SHUTDOWN_TIMEOUT_SECONDS = 5.0
+# What stopping may spend on flushing what is queued: plenty for a collector that answers (a
+# flush takes milliseconds), and a bound on one that does not, so Ctrl-C stops within 2 s.
+SHUTDOWN_TIMEOUT_SECONDS = 1.0
 
 # Process metrics only: the host's own CPU, memory, disk and network come from the collector.
 PROCESS_METRICS: dict[str, list[str] | None] = {
@@ -94,30 +97,30 @@ class Telemetry:
         from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
         from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
         from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
-        from opentelemetry.sdk.metrics.view import DropAggregation, View
         from opentelemetry.sdk.trace import TracerProvider as SdkTracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
         from prometheus_client import CollectorRegistry
 
         from suppliers.telemetry.exporters import log_exporters, metric_exporters, span_exporters
         from suppliers.telemetry.resource import build_resource
+        from suppliers.telemetry.views import views
 
         resource = build_resource(settings, instance_id=str(uuid.uuid4()))
-        # Body-size histograms: two more measurements on every request (for each reader) that no
-        # dashboard reads. Remove these Views to get them back.
-        dropped = [
-            View(instrument_name=name, aggregation=DropAggregation())
-            for name in ("http.server.request.body.size", "http.server.response.body.size")
-        ]
         # Batch processors export from their own thread with bounded queues (OTEL_BSP_*, OTEL_BLRP_*):
         # a slow or absent collector makes them drop telemetry; it never blocks a request or grows memory.
         tracer_provider = SdkTracerProvider(resource=resource)
         for span_exporter in span_exporters(settings):
             tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
-        registry = CollectorRegistry(auto_describe=True)
-        readers: list[MetricReader] = [PrometheusMetricReader(registry=registry)]
-        readers += [PeriodicExportingMetricReader(exporter) for exporter in metric_exporters(settings)]
-        meter_provider = SdkMeterProvider(resource=resource, metric_readers=readers, views=dropped)
+        readers: list[MetricReader] = [
+            PeriodicExportingMetricReader(exporter) for exporter in metric_exporters(settings)
+        ]
+        # /metrics only where one process holds every count: with several workers a scrape would
+        # reach one of them at random and read its counters as the service's. There, OTLP (every
+        # worker pushes, each its own service.instance.id) is the metrics path.
+        registry = CollectorRegistry(auto_describe=True) if settings.processes == 1 else None
+        if registry is not None:
+            readers.append(PrometheusMetricReader(registry=registry))
+        meter_provider = SdkMeterProvider(resource=resource, metric_readers=readers, views=views())
         logger_provider = LoggerProvider(resource=resource)
         for log_exporter in log_exporters(settings):
             logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
@@ -156,6 +159,7 @@ class Telemetry:
             from opentelemetry.instrumentation.logging.handler import LoggingHandler
 
             self._log_handler = LoggingHandler(logger_provider=self.logger_provider)
+            self._log_handler.addFilter(ExportedAccessLines())
             logs.attach_handler(self._log_handler)
         if not isinstance(get_global_response_propagator(), TraceResponsePropagator):  # type: ignore[no-untyped-call]
             # Adds `traceresponse: 00-<trace id>-<span id>-01` to every traced response.
@@ -168,11 +172,13 @@ class Telemetry:
 
         return [otel_plugin(self.tracer_provider, self.meter_provider)]
 
-    def route_handlers(self) -> list[Any]:
-        if self.prometheus_registry is None:
+    def route_handlers(self, *, processes: int) -> list[Any]:
+        if not self.enabled:
             return []
-        from suppliers.telemetry.prometheus import metrics_route
+        from suppliers.telemetry.prometheus import metrics_elsewhere, metrics_route
 
+        if self.prometheus_registry is None:
+            return [metrics_elsewhere(processes)]
         return [metrics_route(self.prometheus_registry)]
 
     def shutdown(self, timeout_seconds: float = SHUTDOWN_TIMEOUT_SECONDS) -> None:

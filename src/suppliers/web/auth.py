@@ -17,6 +17,7 @@ from litestar.security.jwt import OAuth2PasswordBearerAuth, Token
 from suppliers.auth.principal import Principal
 from suppliers.auth.secret import signing_secret
 from suppliers.auth.service import new_token_id
+from suppliers.auth.tokens import CachedToken
 from suppliers.settings import Settings
 from suppliers.web.dependencies import context_of
 from suppliers.web.problems import problems
@@ -69,6 +70,7 @@ async def retrieve_principal(
 def build_bearer_auth(settings: Settings) -> OAuth2PasswordBearerAuth[Principal, Token]:
     return OAuth2PasswordBearerAuth[Principal, Token](
         token_secret=signing_secret(settings),
+        token_cls=CachedToken,
         token_url=TOKEN_URL,
         retrieve_user_handler=retrieve_principal,
         default_token_expiration=timedelta(seconds=settings.token_ttl_seconds),

@@ -171,6 +171,21 @@ _DEFAULT_DETAIL = {
     405: "this address does not accept that method",
 }
 
+
+def status_for(error: Exception) -> int:
+    """The status the handlers below answer ``error`` with (the access log names it)."""
+    if isinstance(error, DomainError):
+        return error.status
+    if isinstance(error, ValidationException):
+        return 422
+    if isinstance(error, HTTPException):
+        return 422 if error.status_code == 400 else error.status_code
+    failure = classify(error)
+    if failure is None:
+        return 500
+    return 422 if failure is Failure.INVALID_INPUT else 503
+
+
 EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain_error,
     ValidationException: _validation_error,

@@ -24,11 +24,13 @@ help: ## List the commands
 
 $(UV):
 	@$(PYTHON) -c 'import sys; sys.exit("suppliers: Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@echo "suppliers: creating .venv with uv $(UV_VERSION)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --all-groups --python $(BIN)/python
+	@echo "suppliers: installing the locked dependencies into .venv (the first time: about a minute)"
+	@$(UV) sync --quiet --frozen --all-groups --python $(BIN)/python
 	@touch $@
 
 install: $(VENV)/.installed ## Create .venv and install the locked dependencies (first run: a minute)

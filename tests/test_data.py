@@ -55,11 +55,13 @@ PRODUCTS = (
 
 
 async def test_import_of_good_files(empty_db: str, tmp_path: Path) -> None:
-    skipped = await import_csv(
+    imported = await import_csv(
         empty_db,
         vendors_csv=write(tmp_path / "vendors.csv", VENDORS),
         products_csv=write(tmp_path / "products.csv", PRODUCTS),
     )
+    assert (imported.vendors, imported.given_c, imported.products) == (4, 1, 2)
+    skipped = imported.skipped_users
     connection = await asyncpg.connect(empty_db)
     try:
         grades = [
@@ -129,6 +131,29 @@ async def test_a_database_refusal_rolls_the_import_back(empty_db: str, tmp_path:
             products_csv=write(tmp_path / "p.csv", PRODUCTS),
         )
     assert await _counts(empty_db) == before
+
+
+def test_the_command_line_says_what_it_imported(tmp_path: Path, empty_db: str) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "suppliers",
+            "data",
+            "import",
+            "--vendors",
+            str(write(tmp_path / "vendors.csv", VENDORS)),
+            "--products",
+            str(write(tmp_path / "products.csv", PRODUCTS)),
+        ],
+        env={"DATABASE_URL": empty_db, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    first = done.stderr.splitlines()[0]
+    assert first.startswith("suppliers: imported 4 vendors (1 given qualification C: none in the file) from ")
+    assert "and 2 products from " in first and first.endswith(" s")
 
 
 def test_the_command_line_reports_a_bad_file_in_one_line(tmp_path: Path, database_url: str) -> None:

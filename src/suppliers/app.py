@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, get
+from litestar import Litestar
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.response import Redirect
 from redis.asyncio import Redis
 
 from suppliers import __version__
@@ -26,6 +24,7 @@ from suppliers.telemetry.logs import configure_console
 from suppliers.telemetry.setup import Telemetry
 from suppliers.web.auth import LoginController, build_bearer_auth
 from suppliers.web.dependencies import DEPENDENCIES
+from suppliers.web.docs import docs_routes, swagger_plugin
 from suppliers.web.greetings import hello, root
 from suppliers.web.health import HealthController
 from suppliers.web.inventory import ProductController, TransactionController, VendorController
@@ -90,11 +89,6 @@ def build_context(settings: Settings, telemetry: Telemetry) -> AppContext:
     return ctx
 
 
-@get("/docs", include_in_schema=False)
-async def docs() -> Redirect:
-    return Redirect("/schema/swagger")
-
-
 def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     telemetry = telemetry or Telemetry.from_settings(settings)
@@ -123,13 +117,13 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
             "(demo users a … z, password = username; `a` is an operator)."
         ),
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=[swagger_plugin()],
     )
     app = Litestar(
         route_handlers=[
             root,
             hello,
-            docs,
+            *docs_routes(),
             HealthController,
             LoginController,
             VendorController,

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -161,12 +162,19 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
 
     with servers(settings, need_redis=False) as live:
         upgrade(_database_url(live))
-        skipped = asyncio.run(
+        started = time.monotonic()
+        imported = asyncio.run(
             import_csv(_database_url(live), vendors_csv=Path(args.vendors), products_csv=Path(args.products))
         )
-    _say(f"imported {args.vendors} and {args.products}")
-    if skipped:
-        _say(f"demo users without their vendor in the files, not created: {', '.join(skipped)}")
+        took = time.monotonic() - started
+    given_c = f" ({imported.given_c:,} given qualification C: none in the file)" if imported.given_c else ""
+    _say(
+        f"imported {imported.vendors:,} vendors{given_c} from {args.vendors} and "
+        f"{imported.products:,} products from {args.products} in {took:.1f} s"
+    )
+    if imported.skipped_users:
+        missing = ", ".join(imported.skipped_users)
+        _say(f"demo users without their vendor in the files, not created: {missing}")
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> None:

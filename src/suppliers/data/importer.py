@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -52,22 +53,32 @@ def _uuid(path: Path, line: int, raw: str, what: str) -> uuid.UUID:
         raise CsvError(path, line, f"{what} {raw!r} is not a UUID") from None
 
 
-def read_vendors(path: Path) -> list[VendorRow]:
+@dataclass(frozen=True, slots=True)
+class VendorFile:
+    rows: list[VendorRow]
+    given_c: int
+    """Rows with only an id, given qualification C."""
+
+
+def read_vendors(path: Path) -> VendorFile:
     """Rows of ``id,qualification``; a row with only an id gets qualification 'C'."""
     rows: list[VendorRow] = []
+    given_c = 0
     seen: dict[uuid.UUID, int] = {}
     for line, cells in _rows(path, ["id", "qualification"]):
         if len(cells) > 2:
             raise CsvError(path, line, f"expected at most 2 fields, found {len(cells)}")
         vendor_id = _uuid(path, line, cells[0], "id")
-        qualification = (cells[1] if len(cells) == 2 else "") or "C"
+        given = cells[1] if len(cells) == 2 else ""
+        qualification = given or "C"
+        given_c += not given
         if qualification not in QUALIFICATIONS:
             raise CsvError(path, line, f"qualification {qualification!r} is not one of A, B, C")
         if vendor_id in seen:
             raise CsvError(path, line, f"vendor {vendor_id} already appears on line {seen[vendor_id]}")
         seen[vendor_id] = line
         rows.append((vendor_id, qualification))
-    return rows
+    return VendorFile(rows, given_c)
 
 
 def read_products(path: Path) -> list[ProductRow]:

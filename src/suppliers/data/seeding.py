@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -37,12 +38,20 @@ async def generate(database_url: str, *, vendors: int, products: int, seed: int)
         await connection.close()
 
 
-async def import_csv(database_url: str, *, vendors_csv: Path, products_csv: Path) -> list[str]:
-    """Replace the inventory with the CSV files' rows; nothing changes if any row is bad.
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """What an import loaded; ``skipped_users``: demo users whose vendor is not in the files."""
 
-    Returns the demo users that could not be created because their vendor is not in the files.
-    """
-    vendor_rows = read_vendors(vendors_csv)
+    vendors: int
+    given_c: int  # vendors whose row had no qualification: they got C
+    products: int
+    skipped_users: list[str]
+
+
+async def import_csv(database_url: str, *, vendors_csv: Path, products_csv: Path) -> Imported:
+    """Replace the inventory with the CSV files' rows; nothing changes if any row is bad."""
+    vendor_file = read_vendors(vendors_csv)
+    vendor_rows = vendor_file.rows
     product_rows = read_products(products_csv)
     connection = await connect(database_url)
     try:
@@ -58,7 +67,7 @@ async def import_csv(database_url: str, *, vendors_csv: Path, products_csv: Path
                 raise CsvError(products_csv, 0, f"the database refused its rows: {error}") from None
             skipped = await create_demo_users(connection)
         await connection.execute("ANALYZE vendors; ANALYZE products")
-        return skipped
+        return Imported(len(vendor_rows), vendor_file.given_c, len(product_rows), skipped)
     finally:
         await connection.close()
 

@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install tools run test lint format check reset-data load bench
+.PHONY: help install tools run test lint format check reset-data load bench bench-faults
 
 # `make load` defaults: a short mixed run against a local API.
 SCENARIO ?= mixed
@@ -57,6 +57,9 @@ bench: install ## Benchmark POST/GET against pgbench's ceiling, telemetry on vs 
 	  (apt-get update -qq && apt-get install -y -qq wrk >/dev/null); } || \
 	  { echo "suppliers: the benchmark needs wrk: apt-get install wrk"; exit 2; }
 	cd load && BENCH_OUT=$${BENCH_OUT:-$(CURDIR)/reports/bench} PYTHONPATH=. ../$(BIN)/python -m bench
+
+bench-faults: install ## What clients see through PostgreSQL restarts and a burst past the pool (reports/bench/faults.md; ~2 min)
+	cd load && BENCH_OUT=$${BENCH_OUT:-$(CURDIR)/reports/bench} PYTHONPATH=. ../$(BIN)/python -m bench.faults
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check src tests migrations load tools

@@ -20,8 +20,10 @@ SYNTHETIC = {"baggage": "synthetic_request=true"}
 VENDOR_USERS = tuple("bcdefghijklmnopqrstuvwxyz")
 OPERATOR = "a"
 
-# Which product qualifications a vendor may handle (A > B > C).
-HANDLES = {"A": ("A", "B", "C"), "B": ("B", "C"), "C": ("C",)}
+# Grades best first: a vendor handles its own grade and every one after it. The rule lives in
+# suppliers/inventory/qualification.py; tests/test_load.py checks this copy against it.
+GRADES = "ABC"
+HANDLES = {grade: tuple(GRADES[rank:]) for rank, grade in enumerate(GRADES)}
 
 
 # Renew the token while a safe margin of its lifetime is left (10 %, at least a minute, at most

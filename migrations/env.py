@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from suppliers.db.models import Base
+from suppliers.db.urls import sqlalchemy_url
 from suppliers.settings import ConfigurationError, Settings
 
 config = context.config
@@ -16,10 +17,13 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    url = config.attributes.get("database_url") or Settings.from_env().async_database_url
+    given = config.attributes.get("database_url")
+    if given:
+        return str(given)
+    url = Settings.from_env().database_url
     if not url:
         raise ConfigurationError("DATABASE_URL is not set: migrations need a database to run against")
-    return str(url)
+    return sqlalchemy_url(url)
 
 
 def _configure(connection: Connection | None = None, **kwargs: object) -> None:

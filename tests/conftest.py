@@ -45,7 +45,8 @@ def server_url(pg_server: object | None) -> str:
     """URL of the server, to the `postgres` maintenance database (tests create their own)."""
     if pg_server is None:
         return os.environ["TEST_DATABASE_URL"]
-    return pg_server.url.rsplit("/", 1)[0] + "/postgres"  # type: ignore[attr-defined]
+    url: str = pg_server.url  # type: ignore[attr-defined]
+    return url.rsplit("/", 1)[0] + "/postgres"
 
 
 def _with_database(url: str, name: str) -> str:

@@ -69,7 +69,8 @@ async def test_the_signed_in_user_is_cached_in_redis_with_a_ttl(
     cache = aioredis.from_url(redis_url)
     try:
         key = f"suppliers:session:{jti}"
-        assert b'"username":"c"' in await cache.get(key)
+        cached = await cache.get(key)
+        assert isinstance(cached, bytes) and b'"username":"c"' in cached
         assert 0 < await cache.ttl(key) <= 300
         # A miss falls back to the database and fills the cache again.
         await cache.delete(key)

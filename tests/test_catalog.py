@@ -110,7 +110,7 @@ async def test_sample_data_is_there(client: httpx.AsyncClient, operator: dict[st
     ],
 )
 async def test_bad_query_parameters_are_422(
-    client: httpx.AsyncClient, operator: dict[str, str], params: dict[str, object]
+    client: httpx.AsyncClient, operator: dict[str, str], params: dict[str, str | int]
 ) -> None:
     response = await client.get("/products", params=params, headers=operator)
     assert response.status_code == 422, response.text

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 import asyncpg
 import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import FloatRect as Clip
 
 from tests.conftest import TEST_JWT_SECRET, MakeProduct, stock_of
 from tests.servers import ApiProcess
@@ -110,7 +111,7 @@ async def test_from_the_docs_page_sign_in_withdraw_and_read_the_stock(
     scrolled = await page.evaluate("window.scrollY")  # boxes are in the viewport, the clip in the page
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     height = answer["y"] + answer["height"] - top["y"]
-    area = {"x": top["x"], "y": top["y"] + scrolled, "width": top["width"], "height": height}
+    area: Clip = {"x": top["x"], "y": top["y"] + scrolled, "width": top["width"], "height": height}
     await page.screenshot(path=str(SCREENSHOT), clip=area, full_page=True)
     assert await stock_of(db, product) == 7
 

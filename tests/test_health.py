@@ -7,9 +7,10 @@ from pathlib import Path
 
 import httpx
 
+from suppliers.embedded.postgres import free_port
 from suppliers.embedded.redis import EmbeddedRedis
 from tests.conftest import login
-from tests.servers import ApiProcess, free_port
+from tests.servers import ApiProcess
 
 
 async def test_ready_when_both_are_up(client: httpx.AsyncClient) -> None:
@@ -27,7 +28,8 @@ async def test_not_ready_without_postgresql(redis_url: str, tmp_path: Path) -> N
         async with httpx.AsyncClient(base_url=process.base_url, timeout=30) as http:
             response = await http.get("/health/ready")
             assert response.status_code == 503
-            assert response.json()["checks"]["postgresql"] == "down"
+            assert response.headers["retry-after"] == "2"
+            assert response.json() == {"status": "unavailable", "checks": {"postgresql": "down", "redis": "up"}}
             assert (await http.get("/health/live")).status_code == 200
             login_attempt = await http.post("/login/token", data={"username": "a", "password": "a"})
             assert login_attempt.status_code == 503  # no database, no credentials to check

@@ -129,7 +129,7 @@ def _token(claims: dict[str, Any], secret: str = TEST_JWT_SECRET, algorithm: str
         _token({"sub": "ghost-user-that-does-not-exist"}),
         _token({"exp": 1}),
         _token({}, secret="a-secret-that-is-not-the-api-s-own-key-at-all"),
-        jwt.encode({"sub": "a", "jti": uuid.uuid4().hex, "exp": 4102444800}, key=None, algorithm="none"),
+        jwt.encode({"sub": "a", "jti": uuid.uuid4().hex, "exp": 4102444800}, key="", algorithm="none"),
     ],
     ids=[
         "nul-sub",

@@ -7,12 +7,14 @@ seconds per scenario, exactly as `make load` runs it; its CSV report is then rea
 from __future__ import annotations
 
 import csv
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from suppliers.inventory.qualification import QUALIFICATIONS, can_handle
 from tests.servers import ApiProcess
 
 LOCUSTFILE = Path(__file__).parents[1] / "load" / "locustfile.py"
@@ -101,3 +103,14 @@ def test_users_renew_their_token_before_it_expires(database_url: str, redis_url:
         api.stop()
     # Two users, tokens living 3 s, renewed half-way: several sign-ins each, and no 401.
     assert int(stats["/login/token"]["Request Count"]) >= 6
+
+
+def test_the_load_generators_copy_of_the_qualification_rule_matches_the_apis() -> None:
+    # load/account.py cannot import suppliers (the compose Locust image has only load/).
+    spec = importlib.util.spec_from_file_location("account", LOCUSTFILE.with_name("account.py"))
+    assert spec is not None and spec.loader is not None
+    account = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(account)
+    assert tuple(account.HANDLES) == QUALIFICATIONS
+    for held in QUALIFICATIONS:
+        assert account.HANDLES[held] == tuple(q for q in QUALIFICATIONS if can_handle(held, q))

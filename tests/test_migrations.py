@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from suppliers.db.migrations import downgrade, upgrade
 from suppliers.db.models import Base
+from suppliers.db.urls import sqlalchemy_url
 from tests.conftest import create_database
 
 
@@ -46,7 +47,7 @@ async def test_upgrade_head_then_downgrade_base_then_again(server_url: str) -> N
 async def test_models_and_migrations_agree(server_url: str) -> None:
     url = await create_database(server_url, "migrations_drift")
     upgrade(url)
-    engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://"))
+    engine = create_async_engine(sqlalchemy_url(url))
 
     def diff(connection: Connection) -> list[object]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

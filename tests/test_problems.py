@@ -25,7 +25,7 @@ def _handler_status(error: Exception) -> int:
 
 def _sqlstate(code: str) -> asyncpg.PostgresError:
     error = asyncpg.PostgresError("from the server")
-    error.sqlstate = code  # type: ignore[attr-defined]
+    error.sqlstate = code
     return error
 
 

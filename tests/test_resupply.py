@@ -10,7 +10,7 @@ import httpx
 from opentelemetry.trace import NoOpTracerProvider
 
 from suppliers.db.engine import create_engine
-from suppliers.inventory.services import StockRules, StockService
+from suppliers.inventory.services import StockRules, StockServices
 from suppliers.inventory.stock_watch import StockWatcher
 from suppliers.settings import Settings
 from suppliers.telemetry.instruments import noop_instruments
@@ -72,8 +72,8 @@ def _watcher(settings: Settings, *, resupply: bool = True) -> tuple[StockWatcher
     )
     watcher = StockWatcher(
         engine=engine,
-        make_service=lambda connection: StockService(
-            connection, engine=engine, rules=rules, tracer=tracer, instruments=noop_instruments()
+        make_service=StockServices(
+            engine=engine, rules=rules, tracer=tracer, instruments=noop_instruments(), signal_low_stock=False
         ),
         tracer=tracer,
         interval_seconds=0.2,

@@ -68,7 +68,11 @@ def test_each_worker_has_its_own_telemetry_identity(
     served: tuple[subprocess.Popen[bytes], str, Path], receiver: OtlpReceiver
 ) -> None:
     def instances() -> set[str]:
-        found = {resource.get("service.instance.id") for resource, _ in receiver.metrics()}
+        found = {
+            instance
+            for resource, _ in receiver.metrics()
+            if isinstance(instance := resource.get("service.instance.id"), str)
+        }
         return found if len(found) >= 2 else set()
 
     ids = wait_for(instances, what="metrics from two worker processes")

@@ -64,7 +64,8 @@ def main() -> int:
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="suppliers-bench-")))
         console.print("[bold]bench:[/] starting embedded PostgreSQL and Redis, loading sample data")
-        database_url, redis_url = start_servers(workdir, stack)
+        started = start_servers(workdir, stack)
+        database_url, redis_url = started.database_url, started.redis_url
         prepare_data(database_url)
         sink = start_sink(stack)
         collector = start_collector(stack, workdir, sink=sink, database_url=database_url, redis_url=redis_url)
@@ -91,9 +92,9 @@ def main() -> int:
                 workdir,
             ),
         }
-        for api in apis.values():
-            api.start()
-            stack.callback(api.stop)
+        for server in apis.values():
+            server.start()
+            stack.callback(server.stop)
         on = apis["on"]
         # What `suppliers serve` starts by default: one worker per CPU this process may use.
         workers = int(os.environ.get("SUPPLIERS_WORKERS") or len(os.sched_getaffinity(0)))

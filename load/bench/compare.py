@@ -31,7 +31,8 @@ def main(arguments: list[str]) -> int:
     configs = [(spec.split()[0], dict(pair.split("=", 1) for pair in spec.split()[1:])) for spec in arguments]
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="suppliers-compare-")))
-        database_url, redis_url = start_servers(workdir, stack)
+        started = start_servers(workdir, stack)
+        database_url, redis_url = started.database_url, started.redis_url
         prepare_data(database_url)
         sink = start_sink(stack).http
         apis: dict[str, ApiServer] = {}

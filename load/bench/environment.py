@@ -19,6 +19,7 @@ from suppliers.data.seeding import ensure_demo_users, generate
 from suppliers.db.migrations import upgrade
 from suppliers.embedded.postgres import EmbeddedPostgres, bin_dir, free_port
 from suppliers.embedded.redis import EmbeddedRedis
+from suppliers.inventory.qualification import QUALIFICATIONS, can_handle
 
 from . import processes
 
@@ -40,14 +41,22 @@ class Fixture:
     product_count: int
 
 
-def start_servers(workdir: Path, stack: ExitStack) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Servers:
+    postgres: EmbeddedPostgres
+    database_url: str
+    redis_url: str
+
+
+def start_servers(workdir: Path, stack: ExitStack) -> Servers:
+    """Embedded PostgreSQL and Redis under ``workdir``, removed when ``stack`` closes."""
     postgres = EmbeddedPostgres(workdir / "postgres")
     database_url = postgres.start()
     stack.callback(postgres.remove)
     redis = EmbeddedRedis(workdir / "redis")
     redis_url = redis.start()
     stack.callback(redis.stop)
-    return database_url, redis_url
+    return Servers(postgres, database_url, redis_url)
 
 
 def prepare_data(database_url: str) -> None:
@@ -196,9 +205,8 @@ def fixture_for(api: ApiServer, workdir: Path) -> Fixture:
         auth = {"Authorization": f"Bearer {token}"}
         vendor_id = http.get("/login/me", headers=auth).json()["vendor_id"]
         qualification = http.get(f"/vendors/{vendor_id}", headers=auth).json()["qualification"]
-        allowed = {"A": "ABC", "B": "BC", "C": "C"}[qualification]
         products: list[str] = []
-        for required in allowed:
+        for required in (grade for grade in QUALIFICATIONS if can_handle(qualification, grade)):
             page = http.get(f"/products?required_qualification={required}&limit=1000", headers=auth).json()
             products += [item["id"] for item in page["items"]]
     products_file = workdir / "products.txt"

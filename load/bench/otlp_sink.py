@@ -32,7 +32,7 @@ def grpc_sink(port: int) -> object:
     import grpc
 
     class Anything(grpc.GenericRpcHandler):
-        def service(self, handler_call_details: object) -> grpc.RpcMethodHandler:
+        def service(self, handler_call_details: object) -> grpc.RpcMethodHandler[bytes, bytes]:
             return grpc.unary_unary_rpc_method_handler(lambda request, context: b"")
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[Anything()])

@@ -80,7 +80,8 @@ def main(argv: list[str]) -> int:
     py_spy = Path(sys.executable).with_name("py-spy")
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="suppliers-profile-")))
-        database_url, redis_url = start_servers(workdir, stack)
+        started = start_servers(workdir, stack)
+        database_url, redis_url = started.database_url, started.redis_url
         prepare_data(database_url)
         # One worker unless told otherwise: the split of one request does not depend on how many.
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "SUPPLIERS_WORKERS": "1"}
@@ -123,8 +124,8 @@ def main(argv: list[str]) -> int:
     per_request_ms = used / requests * 1000
     print(f"{route} @ 32, telemetry {telemetry}: {measured.rps:.0f} req/s, p99 {measured.p99_ms:.0f} ms, ")
     print(f"API CPU {per_request_ms:.2f} ms per request ({used:.1f} CPU-s over {requests:.0f} requests)")
-    for name, count in samples.most_common():
-        share = count / total
+    for name, hits in samples.most_common():
+        share = hits / total
         print(f"  {share:6.1%}  {share * per_request_ms * 1000:7.0f} µs  {name}")
     return 0
 

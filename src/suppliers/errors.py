@@ -1,6 +1,11 @@
-"""The base of every refusal the service makes on purpose. The web layer renders it as RFC 9457."""
+"""Refusals the service makes on purpose, and the generic ones every domain uses.
+
+The web layer renders each as an RFC 9457 problem detail with the error's status.
+"""
 
 from __future__ import annotations
+
+import uuid
 
 
 class DomainError(Exception):
@@ -14,3 +19,20 @@ class DomainError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.headers = headers or {}
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+    outcome = "not_found"
+
+    def __init__(self, kind: str, identifier: uuid.UUID | str) -> None:
+        super().__init__(f"{kind} {identifier} does not exist")
+        self.kind = kind
+        self.identifier = identifier
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+    outcome = "forbidden"

@@ -176,14 +176,6 @@ class Settings:
         """How many processes serve the API side by side (each with its own metrics)."""
         return self.workers or 1
 
-    @property
-    def async_database_url(self) -> str | None:
-        """The database URL with the asyncpg driver SQLAlchemy needs, whatever form it was given in."""
-        if self.database_url is None:
-            return None
-        _, _, rest = self.database_url.partition("://")
-        return f"postgresql+asyncpg://{rest}"
-
     def otlp_protocol(self, signal: str) -> str:
         """The OTLP protocol of a signal (traces, metrics, logs): its own variable, else the common one."""
         specific: str | None = getattr(self, f"otel_exporter_otlp_{signal}_protocol")

@@ -27,7 +27,7 @@ import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import httpx
@@ -72,6 +72,10 @@ PROMTOOL_TESTS = Path(__file__).with_name("promtool")
 # Expressions whose data only Tempo's or Loki's own processes produce. None today: span metrics and
 # the service graph come from the collector, and no panel reads the backends' own metrics.
 NEEDS_TEMPO_OR_LOKI: dict[str, str] = {}
+
+
+class Serializable(Protocol):
+    def SerializeToString(self) -> bytes: ...  # protobuf's spelling
 
 
 def host_has_swap() -> bool:
@@ -195,7 +199,7 @@ def send_refused_telemetry(collector: CollectorProcess) -> None:
         start_time_unix_nano=now,
         end_time_unix_nano=now + 1000,
     )
-    requests = {
+    requests: dict[str, Serializable] = {
         "/v1/traces": ExportTraceServiceRequest(
             resource_spans=[ResourceSpans(resource=marked, scope_spans=[ScopeSpans(spans=[span])])]
         ),

@@ -17,7 +17,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from suppliers.auth.redis_gate import RedisGate, RedisUnavailable
+from suppliers.cache.gate import RedisGate, RedisUnavailable
 
 # INCR and the window's EXPIRE as one step (Redis 6.2 has no EXPIRE NX); a count that somehow
 # lost its TTL gets the window again rather than blocking the name forever.

@@ -14,9 +14,9 @@ from suppliers.auth.errors import InvalidCredentials, TooManyAttempts
 from suppliers.auth.passwords import verify_password
 from suppliers.auth.principal import Principal
 from suppliers.auth.rate_limit import LoginLimiter
-from suppliers.auth.redis_gate import RedisUnavailable
 from suppliers.auth.repositories import StoredUser, UserRepository
 from suppliers.auth.session_cache import Revoked, SessionCache
+from suppliers.cache.gate import RedisUnavailable
 from suppliers.errors import DomainError
 from suppliers.telemetry.instruments import CACHE_RESULT, LOGIN_OUTCOME, Instruments
 from suppliers.telemetry.spans import business_span

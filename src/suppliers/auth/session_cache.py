@@ -6,7 +6,7 @@ import json
 import uuid
 
 from suppliers.auth.principal import Principal
-from suppliers.auth.redis_gate import RedisGate
+from suppliers.cache.gate import RedisGate
 
 _REVOKED = "revoked"
 

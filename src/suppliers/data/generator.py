@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from suppliers.data.demo import DEMO_VENDOR_IDS
 from suppliers.data.loading import ProductRow, VendorRow
+from suppliers.inventory.qualification import QUALIFICATIONS
 
 _ADJECTIVES = (
     "Anodized",
@@ -54,9 +55,16 @@ _NOUNS = (
     "Valve",
     "Washer",
 )
+
+
 # Most products need little qualification; few need an A vendor.
-_REQUIRED = ("A",) * 2 + ("B",) * 3 + ("C",) * 5
-_HELD = ("A",) * 2 + ("B",) * 4 + ("C",) * 4
+def _weighted(*shares: int) -> tuple[str, ...]:
+    """Each grade, best first, repeated its share of ten times: what rng.choice draws from."""
+    return tuple(grade for grade, share in zip(QUALIFICATIONS, shares, strict=True) for _ in range(share))
+
+
+_REQUIRED = _weighted(2, 3, 5)
+_HELD = _weighted(2, 4, 4)
 
 
 def _uuid(rng: random.Random) -> uuid.UUID:

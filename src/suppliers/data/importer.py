@@ -10,10 +10,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from suppliers.data.loading import ProductRow, VendorRow
+from suppliers.db.models import INT4_MAX
+from suppliers.inventory.qualification import QUALIFICATIONS
 
-QUALIFICATIONS = {"A", "B", "C"}
 MAX_PRICE = Decimal("99999999.99")  # numeric(10,2)
-MAX_QUANTITY = 2**31 - 1  # int4
 
 
 class CsvError(ValueError):
@@ -101,8 +101,8 @@ def read_products(path: Path) -> list[ProductRow]:
             quantity = int(raw_quantity)
         except ValueError:
             raise CsvError(path, line, f"quantity {raw_quantity!r} is not a whole number") from None
-        if not 0 <= quantity <= MAX_QUANTITY:
-            raise CsvError(path, line, f"quantity {quantity} must be between 0 and {MAX_QUANTITY}")
+        if not 0 <= quantity <= INT4_MAX:
+            raise CsvError(path, line, f"quantity {quantity} must be between 0 and {INT4_MAX}")
         if required not in QUALIFICATIONS:
             raise CsvError(path, line, f"required_qualification {required!r} is not one of A, B, C")
         if product_id in seen:

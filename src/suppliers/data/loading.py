@@ -11,18 +11,14 @@ import asyncpg
 
 from suppliers.auth.passwords import hash_password
 from suppliers.data.demo import DEMO_USERS
+from suppliers.db.urls import libpq_url
 
 VendorRow = tuple[uuid.UUID, str]
 ProductRow = tuple[uuid.UUID, str, Decimal, int, str]
 
 
-def asyncpg_dsn(database_url: str) -> str:
-    _, _, rest = database_url.partition("://")
-    return f"postgresql://{rest}"
-
-
 async def connect(database_url: str) -> Any:
-    return await asyncpg.connect(asyncpg_dsn(database_url))
+    return await asyncpg.connect(libpq_url(database_url))
 
 
 async def truncate_inventory(connection: Any) -> None:

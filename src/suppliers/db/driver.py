@@ -45,3 +45,21 @@ async def fetch(connection: AsyncConnection, sql: str, *args: Any) -> Sequence[a
     except BaseException:
         await _invalidate_if_broken(connection, driver)
         raise
+
+
+async def fetchrow_alone(connection: AsyncConnection, sql: str, *args: Any) -> asyncpg.Record | None:
+    """``fetchrow`` for a statement whose refusal the caller handles and carries on from.
+
+    In autocommit (every request) the statement is its own transaction already. Inside a caller's
+    transaction (the per-test transactions of tests/inventory, a batch) it runs under a savepoint,
+    so a refused statement is undone alone instead of aborting everything around it.
+    """
+    driver = await _driver(connection)
+    if not driver.is_in_transaction():
+        return await fetchrow(connection, sql, *args)
+    try:
+        async with driver.transaction():
+            return await driver.fetchrow(sql, *args)
+    except BaseException:
+        await _invalidate_if_broken(connection, driver)
+        raise

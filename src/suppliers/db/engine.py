@@ -9,6 +9,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from suppliers.db.urls import sqlalchemy_url
 from suppliers.settings import ConfigurationError, Settings
 
 
@@ -40,13 +41,12 @@ logging.getLogger(f"{__name__}.{CountingQueuePool.__name__}").setLevel(logging.W
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    url = settings.async_database_url
-    if url is None:
+    if settings.database_url is None:
         raise ConfigurationError(
             "DATABASE_URL is not set (the CLI starts an embedded server when it is missing)"
         )
     return create_async_engine(
-        url,
+        sqlalchemy_url(settings.database_url),
         poolclass=CountingQueuePool,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,

@@ -8,6 +8,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from suppliers.db.urls import sqlalchemy_url
+
 
 def migrations_dir() -> Path:
     # A source checkout (and an editable install) keeps migrations/ at the repository top;
@@ -23,8 +25,7 @@ def migrations_dir() -> Path:
 def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
-    _, _, rest = database_url.partition("://")
-    config.attributes["database_url"] = f"postgresql+asyncpg://{rest}"
+    config.attributes["database_url"] = sqlalchemy_url(database_url)
     return config
 
 

@@ -24,7 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-QUALIFICATIONS = ("A", "B", "C")
+from suppliers.inventory.qualification import QUALIFICATIONS
+
+# The largest value an int4 column (quantities) holds: bounds on input are stated from it.
+INT4_MAX = 2**31 - 1
 ACTIONS = ("withdrawal", "addition")
 ROLES = ("vendor", "operator")
 

@@ -1,27 +1,10 @@
-"""Business rule violations. The web layer turns each into an RFC 9457 problem detail."""
+"""The inventory's own refusals. The web layer turns each into an RFC 9457 problem detail."""
 
 from __future__ import annotations
 
 import uuid
 
 from suppliers.errors import DomainError
-
-
-class NotFound(DomainError):
-    status = 404
-    title = "Not found"
-    outcome = "not_found"
-
-    def __init__(self, kind: str, identifier: uuid.UUID | str) -> None:
-        super().__init__(f"{kind} {identifier} does not exist")
-        self.kind = kind
-        self.identifier = identifier
-
-
-class Forbidden(DomainError):
-    status = 403
-    title = "Forbidden"
-    outcome = "forbidden"
 
 
 class InsufficientStock(DomainError):

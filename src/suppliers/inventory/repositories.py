@@ -258,7 +258,7 @@ class TransactionRepository:
         """
         statement = _WITHDRAWAL if action == "withdrawal" else _ADDITION
         try:
-            row = await driver.fetchrow(
+            row = await driver.fetchrow_alone(
                 self._connection,
                 statement,
                 transaction_id,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Generic, Literal, TypeVar
 
 import msgspec
 
-Qualification = Literal["A", "B", "C"]
+from suppliers.inventory.qualification import Qualification
+
 Action = Literal["withdrawal", "addition"]
+Item = TypeVar("Item")
 
 # Generous, but far below what int4 columns hold: a single movement this large is a typo, not stock.
 MAX_TRANSACTION_QUANTITY = 1_000_000
@@ -65,22 +67,10 @@ class ResupplyOut(msgspec.Struct, kw_only=True):
     product_ids: list[uuid.UUID]
 
 
-class VendorPage(msgspec.Struct, kw_only=True):
-    items: list[VendorOut]
-    total: int
-    limit: int
-    offset: int
+class Page(msgspec.Struct, Generic[Item], kw_only=True):
+    """One page of a list: ``items`` from ``offset`` on, at most ``limit`` of them, of ``total``."""
 
-
-class ProductPage(msgspec.Struct, kw_only=True):
-    items: list[ProductOut]
-    total: int
-    limit: int
-    offset: int
-
-
-class TransactionPage(msgspec.Struct, kw_only=True):
-    items: list[TransactionOut]
+    items: list[Item]
     total: int
     limit: int
     offset: int

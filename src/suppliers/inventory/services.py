@@ -11,13 +11,11 @@ from opentelemetry.util.types import AttributeValue
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from suppliers.auth.principal import Principal
-from suppliers.errors import DomainError
+from suppliers.errors import DomainError, Forbidden, NotFound
 from suppliers.inventory import low_stock_signal
 from suppliers.inventory.errors import (
-    Forbidden,
     IdempotencyConflict,
     InsufficientStock,
-    NotFound,
     StockLimitExceeded,
     TransactionIdTaken,
 )
@@ -31,15 +29,13 @@ from suppliers.inventory.repositories import (
     VendorRepository,
 )
 from suppliers.inventory.schemas import (
+    Page,
     ProductOut,
-    ProductPage,
     ResupplyOut,
     TransactionDetail,
     TransactionIn,
     TransactionOut,
-    TransactionPage,
     VendorOut,
-    VendorPage,
 )
 from suppliers.telemetry.instruments import ACTION, OUTCOME, TRIGGER, Instruments
 from suppliers.telemetry.spans import business_span
@@ -76,9 +72,9 @@ class CatalogService:
             raise NotFound("vendor", vendor_id)
         return found
 
-    async def vendors(self, *, qualification: str | None, limit: int, offset: int) -> VendorPage:
+    async def vendors(self, *, qualification: str | None, limit: int, offset: int) -> Page[VendorOut]:
         items, total = await self._vendors.page(qualification=qualification, limit=limit, offset=offset)
-        return VendorPage(items=items, total=total, limit=limit, offset=offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
 
     async def product(self, product_id: uuid.UUID) -> ProductOut:
         found = await self._products.get(product_id)
@@ -94,11 +90,11 @@ class CatalogService:
         name: str | None,
         limit: int,
         offset: int,
-    ) -> ProductPage:
+    ) -> Page[ProductOut]:
         items, total = await self._products.page(
             below=below, required_qualification=required_qualification, name=name, limit=limit, offset=offset
         )
-        return ProductPage(items=items, total=total, limit=limit, offset=offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
 
     async def transaction(self, viewer: Principal, transaction_id: uuid.UUID) -> TransactionDetail:
         """Every line of a transaction; a vendor user sees its own vendor's, and another's id is a 404."""
@@ -118,7 +114,7 @@ class CatalogService:
         until: datetime | None,
         limit: int,
         offset: int,
-    ) -> TransactionPage:
+    ) -> Page[TransactionOut]:
         """Transaction lines, newest first; a vendor user's list holds its own vendor's lines only."""
         visible = _visible_vendor(viewer)
         if visible is not None and vendor_id not in (None, visible):
@@ -132,7 +128,7 @@ class CatalogService:
             limit=limit,
             offset=offset,
         )
-        return TransactionPage(items=items, total=total, limit=limit, offset=offset)
+        return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 class StockService:
@@ -313,3 +309,24 @@ class StockService:
 
     async def count_low_stock(self) -> int:
         return await self._products.count_below(self._rules.resupply_threshold)
+
+
+@dataclass(frozen=True, slots=True)
+class StockServices:
+    """Makes the StockService of one connection; built once per app, from its settings."""
+
+    engine: AsyncEngine
+    rules: StockRules
+    tracer: Tracer
+    instruments: Instruments
+    signal_low_stock: bool
+
+    def __call__(self, connection: AsyncConnection) -> StockService:
+        return StockService(
+            connection,
+            engine=self.engine,
+            rules=self.rules,
+            tracer=self.tracer,
+            instruments=self.instruments,
+            signal_low_stock=self.signal_low_stock,
+        )

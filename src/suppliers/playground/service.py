@@ -10,13 +10,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 
-import msgspec
 from opentelemetry.trace import Tracer
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from suppliers.errors import DomainError
 from suppliers.playground.repository import PlaygroundRepository
+from suppliers.playground.schemas import DeadlockReport, LockWaitReport
 
 # How long the second transaction waits before asking for the lock the first one holds, so the
 # first one surely holds it: the wait in the trace is then the lock, not scheduling.
@@ -31,18 +31,6 @@ class NoProducts(DomainError):
     status = 409
     title = "No products"
     outcome = "no_products"
-
-
-class LockWaitReport(msgspec.Struct):
-    product_id: uuid.UUID
-    held_seconds: float
-    waited_seconds: float
-
-
-class DeadlockReport(msgspec.Struct):
-    product_ids: list[uuid.UUID]
-    victim: str
-    error: str
 
 
 class Playground:

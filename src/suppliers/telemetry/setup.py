@@ -31,8 +31,8 @@ from suppliers.telemetry.pool_metrics import observe_pool
 if TYPE_CHECKING:
     from opentelemetry.sdk._logs import LoggerProvider
     from prometheus_client import CollectorRegistry
-
-    from suppliers.context import AppContext
+    from redis.asyncio import Redis
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 # Stable HTTP and database conventions (http.server.request.duration in seconds, http.route;
 # db.system.name, db.namespace, db.query.text). Not "/dup": the old names too would double the
@@ -134,7 +134,7 @@ class Telemetry:
     def tracer(self, name: str) -> Tracer:
         return self.tracer_provider.get_tracer(name, __version__)
 
-    def instrument(self, ctx: AppContext) -> None:
+    def instrument(self, *, engine: AsyncEngine, redis: Redis | None, max_overflow: int) -> None:
         """Trace the app's SQL and Redis calls, and observe its pool, process and logs."""
         if not self.enabled:
             return
@@ -148,9 +148,9 @@ class Telemetry:
         if not asyncpg.is_instrumented_by_opentelemetry:
             asyncpg.instrument(tracer_provider=self.tracer_provider)
             self._instrumented_asyncpg = True
-        if ctx.redis is not None:
-            RedisInstrumentor.instrument_client(ctx.redis, tracer_provider=self.tracer_provider)
-        observe_pool(self.meter, ctx.engine, max_overflow=ctx.settings.db_max_overflow)
+        if redis is not None:
+            RedisInstrumentor.instrument_client(redis, tracer_provider=self.tracer_provider)
+        observe_pool(self.meter, engine, max_overflow=max_overflow)
         process = SystemMetricsInstrumentor(config=PROCESS_METRICS)
         if not process.is_instrumented_by_opentelemetry:
             process.instrument(meter_provider=self.meter_provider)

@@ -1,38 +1,58 @@
-"""Per-request dependencies: a database connection and the services built on it."""
+"""Everything a route can ask for by name, provided from the app's components.
+
+App-wide parts (settings, services that hold no per-request state) are provided as they are;
+a request's database connection, and the services built on it, are made per request.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
 
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
-from sqlalchemy.ext.asyncio import AsyncConnection
+from litestar.di import Provide
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from suppliers.context import AppContext
-from suppliers.inventory.services import CatalogService, StockService
-
-
-def context_of(state: State) -> AppContext:
-    ctx: AppContext = state.ctx
-    return ctx
+from suppliers.components import Components
+from suppliers.inventory.services import CatalogService, StockService, StockServices
+from suppliers.web.auth import Bearer
+from suppliers.web.params import Provided
 
 
-async def provide_db_connection(state: State) -> AsyncGenerator[AsyncConnection, None]:
-    # Autocommit: a read is one round trip (no BEGIN/ROLLBACK around it), a movement one statement.
-    async with context_of(state).autocommit_engine.connect() as connection:
-        yield connection
+def _constant(value: Any) -> Provide:
+    def provide() -> Any:
+        return value
+
+    return Provide(provide, use_cache=True, sync_to_thread=False)
 
 
-def provide_catalog(db_connection: NamedDependency[AsyncConnection]) -> CatalogService:
+def _db_connection(engine: AsyncEngine) -> Callable[[], AsyncGenerator[AsyncConnection, None]]:
+    async def provide_db_connection() -> AsyncGenerator[AsyncConnection, None]:
+        # Autocommit: a read is one round trip (no BEGIN/ROLLBACK around it), a movement one statement.
+        async with engine.connect() as connection:
+            yield connection
+
+    return provide_db_connection
+
+
+def provide_catalog(db_connection: Provided[AsyncConnection]) -> CatalogService:
     return CatalogService(db_connection)
 
 
-def provide_stock(db_connection: NamedDependency[AsyncConnection], state: State) -> StockService:
-    return context_of(state).stock_service(db_connection)
+def provide_stock(
+    db_connection: Provided[AsyncConnection], stock_services: Provided[StockServices]
+) -> StockService:
+    return stock_services(db_connection)
 
 
-DEPENDENCIES = {
-    "db_connection": Provide(provide_db_connection),
-    "catalog": Provide(provide_catalog, sync_to_thread=False),
-    "stock": Provide(provide_stock, sync_to_thread=False),
-}
+def dependencies(components: Components, bearer: Bearer) -> dict[str, Provide]:
+    return {
+        "settings": _constant(components.settings),
+        "auth": _constant(components.auth),
+        "bearer": _constant(bearer),
+        "readiness": _constant(components.readiness),
+        "playground": _constant(components.playground),
+        "stock_services": _constant(components.stock_services),
+        "db_connection": Provide(_db_connection(components.autocommit_engine)),
+        "catalog": Provide(provide_catalog, sync_to_thread=False),
+        "stock": Provide(provide_stock, sync_to_thread=False),
+    }

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
-from litestar import Request, get
+from litestar import get
 from litestar.params import QueryParameter
 
-from suppliers.web.dependencies import context_of
-from suppliers.web.params import NON_NEGATIVE
+from suppliers.settings import Settings
+from suppliers.web.params import NON_NEGATIVE, Provided
 from suppliers.web.problems import problems
 
 MAX_FORCED_DELAY = 5
@@ -34,7 +34,7 @@ async def root() -> Message:
     responses=problems(422),
 )
 async def hello(
-    request: Request[Any, Any, Any],
+    settings: Provided[Settings],
     delay: Annotated[
         float | None,
         QueryParameter(
@@ -43,6 +43,6 @@ async def hello(
     ] = None,
 ) -> str:
     if delay is None:
-        delay = random.uniform(0, context_of(request.app.state).settings.hello_max_delay_seconds)
+        delay = random.uniform(0, settings.hello_max_delay_seconds)
     await asyncio.sleep(delay)
     return "Hello World!"

@@ -8,29 +8,32 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
-from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
-from litestar.params import Body, PathParameter, QueryParameter
+from litestar.params import Body, KwargDefinition, PathParameter, QueryParameter
 
 from suppliers.auth.principal import Principal
+from suppliers.db.models import INT4_MAX
+from suppliers.inventory.qualification import Qualification
 from suppliers.inventory.schemas import (
     Action,
+    Page,
     ProductOut,
-    ProductPage,
-    Qualification,
     ResupplyOut,
     TransactionDetail,
     TransactionIn,
     TransactionOut,
-    TransactionPage,
     VendorOut,
-    VendorPage,
 )
 from suppliers.inventory.services import CatalogService, StockService
-from suppliers.web.params import NON_NEGATIVE, Limit, Offset
+from suppliers.web.params import NON_NEGATIVE, Limit, Offset, Provided
 from suppliers.web.problems import problems
 
 AuthedRequest = Request[Principal, Any, Any]
+
+# Names for the OpenAPI components: left to itself Litestar would call them Page_suppliers.inventory….
+VendorPage = Annotated[Page[VendorOut], KwargDefinition(schema_component_key="VendorPage")]
+ProductPage = Annotated[Page[ProductOut], KwargDefinition(schema_component_key="ProductPage")]
+TransactionPage = Annotated[Page[TransactionOut], KwargDefinition(schema_component_key="TransactionPage")]
 # PostgreSQL text cannot hold NUL: refuse it here rather than fail in the driver.
 SEARCH_PATTERN = r"^[^\x00]*$"
 
@@ -74,7 +77,7 @@ class VendorController(Controller):
     @get("/", summary="List vendors", responses=problems(401, 422))
     async def list_vendors(
         self,
-        catalog: NamedDependency[CatalogService],
+        catalog: Provided[CatalogService],
         qualification: Annotated[Qualification | None, QueryParameter(description="Only this grade")] = None,
         limit: Limit = 100,
         offset: Offset = 0,
@@ -83,7 +86,7 @@ class VendorController(Controller):
 
     @get("/{vendor_id:uuid}", summary="Get a vendor", responses=problems(401, 404, 422))
     async def get_vendor(
-        self, catalog: NamedDependency[CatalogService], vendor_id: Annotated[uuid.UUID, PathParameter()]
+        self, catalog: Provided[CatalogService], vendor_id: Annotated[uuid.UUID, PathParameter()]
     ) -> VendorOut:
         return await catalog.vendor(vendor_id)
 
@@ -96,12 +99,12 @@ class ProductController(Controller):
     @get("/", summary="List products", responses=problems(401, 422))
     async def list_products(
         self,
-        catalog: NamedDependency[CatalogService],
+        catalog: Provided[CatalogService],
         below: Annotated[
             int | None,
             QueryParameter(
                 ge=0,
-                le=2**31 - 1,
+                le=INT4_MAX,
                 schema_extra=NON_NEGATIVE,
                 description="Only products with fewer units in stock",
             ),
@@ -124,7 +127,7 @@ class ProductController(Controller):
 
     @get("/{product_id:uuid}", summary="Get a product", responses=problems(401, 404, 422))
     async def get_product(
-        self, catalog: NamedDependency[CatalogService], product_id: Annotated[uuid.UUID, PathParameter()]
+        self, catalog: Provided[CatalogService], product_id: Annotated[uuid.UUID, PathParameter()]
     ) -> ProductOut:
         return await catalog.product(product_id)
 
@@ -138,7 +141,7 @@ class ProductController(Controller):
         ),
         responses=problems(401, 403),
     )
-    async def resupply(self, stock: NamedDependency[StockService], request: AuthedRequest) -> ResupplyOut:
+    async def resupply(self, stock: Provided[StockService], request: AuthedRequest) -> ResupplyOut:
         return await stock.resupply_for(request.user)
 
 
@@ -158,7 +161,7 @@ class TransactionController(Controller):
     )
     async def list_transactions(
         self,
-        catalog: NamedDependency[CatalogService],
+        catalog: Provided[CatalogService],
         request: AuthedRequest,
         vendor_id: Annotated[
             uuid.UUID | None, QueryParameter(description="Only lines by this vendor")
@@ -196,7 +199,7 @@ class TransactionController(Controller):
     )
     async def get_transaction(
         self,
-        catalog: NamedDependency[CatalogService],
+        catalog: Provided[CatalogService],
         request: AuthedRequest,
         transaction_id: Annotated[uuid.UUID, PathParameter()],
     ) -> TransactionDetail:
@@ -217,7 +220,7 @@ class TransactionController(Controller):
     )
     async def create_transaction(
         self,
-        stock: NamedDependency[StockService],
+        stock: Provided[StockService],
         request: AuthedRequest,
         data: Annotated[TransactionIn, Body(title="Transaction")],
     ) -> Response[TransactionOut]:

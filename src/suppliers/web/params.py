@@ -1,10 +1,13 @@
-"""Query parameters shared by the list routes."""
+"""Parameter types shared by the routes: list paging, and what the app provides by name."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeAlias, TypeVar
 
-from litestar.params import QueryParameter
+from litestar.di import Dependency
+from litestar.params import QueryParameter, SkipValidationMarker
+
+from suppliers.db.models import INT4_MAX
 
 MAX_LIMIT = 1000
 
@@ -16,6 +19,13 @@ NON_NEGATIVE = {"minimum": 0}
 Offset = Annotated[
     int,
     QueryParameter(
-        ge=0, le=2**31 - 1, schema_extra=NON_NEGATIVE, description="Rows to skip before the page starts"
+        ge=0, le=INT4_MAX, schema_extra=NON_NEGATIVE, description="Rows to skip before the page starts"
     ),
 ]
+
+T = TypeVar("T")
+
+# A part the app provides by name (web/dependencies.py). Not validated per request: Litestar would
+# otherwise convert each value against its annotation, field by field for a dataclass like Settings,
+# and the values are the app's own.
+Provided: TypeAlias = Annotated[T, Dependency(kind="named"), SkipValidationMarker()]

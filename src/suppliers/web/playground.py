@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import QueryParameter
 
-from suppliers.playground.service import DeadlockReport, LockWaitReport, Playground
-from suppliers.web.dependencies import context_of
+from suppliers.playground.schemas import DeadlockReport, LockWaitReport
+from suppliers.playground.service import Playground
+from suppliers.web.params import Provided
 from suppliers.web.problems import problems
 
 MAX_SECONDS = 10
@@ -16,11 +17,6 @@ MAX_SECONDS = 10
 Seconds = Annotated[
     float, QueryParameter(gt=0, le=MAX_SECONDS, description=f"How long, in seconds (at most {MAX_SECONDS})")
 ]
-
-
-def _playground(request: Request[Any, Any, Any]) -> Playground:
-    ctx = context_of(request.app.state)
-    return Playground(ctx.session_factory, ctx.tracer)
 
 
 class PlaygroundController(Controller):
@@ -33,8 +29,8 @@ class PlaygroundController(Controller):
         description="Runs `SELECT pg_sleep(seconds)`: the trace shows where the time went (the SQL span).",
         responses=problems(422),
     )
-    async def slow(self, request: Request[Any, Any, Any], seconds: Seconds = 2.0) -> dict[str, float]:
-        await _playground(request).slow_query(seconds)
+    async def slow(self, playground: Provided[Playground], seconds: Seconds = 2.0) -> dict[str, float]:
+        await playground.slow_query(seconds)
         return {"slept_seconds": seconds}
 
     @get(
@@ -43,8 +39,8 @@ class PlaygroundController(Controller):
         description="Raises an unhandled error: 500 problem, a span in ERROR, a log line with its trace id.",
         responses=problems(500),
     )
-    async def error(self, request: Request[Any, Any, Any]) -> None:
-        _playground(request).fail()
+    async def error(self, playground: Provided[Playground]) -> None:
+        playground.fail()
 
     @post(
         "/lock-wait",
@@ -56,8 +52,8 @@ class PlaygroundController(Controller):
         ),
         responses=problems(409, 422),
     )
-    async def lock_wait(self, request: Request[Any, Any, Any], seconds: Seconds = 1.0) -> LockWaitReport:
-        return await _playground(request).lock_wait(seconds)
+    async def lock_wait(self, playground: Provided[Playground], seconds: Seconds = 1.0) -> LockWaitReport:
+        return await playground.lock_wait(seconds)
 
     @post(
         "/deadlock",
@@ -70,5 +66,5 @@ class PlaygroundController(Controller):
         ),
         responses=problems(409),
     )
-    async def deadlock(self, request: Request[Any, Any, Any]) -> DeadlockReport:
-        return await _playground(request).deadlock()
+    async def deadlock(self, playground: Provided[Playground]) -> DeadlockReport:
+        return await playground.deadlock()

@@ -1,0 +1,1 @@
+"""Redis: the client, and the gate every use of it goes through (sessions, login counts, health)."""

@@ -1,0 +1,1 @@
+"""Liveness and readiness: what the process can reach."""

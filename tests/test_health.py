@@ -29,7 +29,10 @@ async def test_not_ready_without_postgresql(redis_url: str, tmp_path: Path) -> N
             response = await http.get("/health/ready")
             assert response.status_code == 503
             assert response.headers["retry-after"] == "2"
-            assert response.json() == {"status": "unavailable", "checks": {"postgresql": "down", "redis": "up"}}
+            assert response.json() == {
+                "status": "unavailable",
+                "checks": {"postgresql": "down", "redis": "up"},
+            }
             assert (await http.get("/health/live")).status_code == 200
             login_attempt = await http.post("/login/token", data={"username": "a", "password": "a"})
             assert login_attempt.status_code == 503  # no database, no credentials to check

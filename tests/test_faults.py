@@ -170,7 +170,7 @@ async def test_a_postgresql_restart_under_load_is_503s_then_recovery_and_nothing
 async def test_overload_with_a_small_pool_is_503_busy_within_a_bounded_wait(
     database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    """200 connections against two pooled database connections: every answer is 200 or 503 busy."""
+    """200 connections, a slow database and two pooled connections: every answer is 200 or 503 busy."""
     api = ApiProcess(
         {
             "DATABASE_URL": database_url,
@@ -198,7 +198,19 @@ async def test_overload_with_a_small_pool_is_503_busy_within_a_bounded_wait(
                 response = await http.get("/transactions", params={"limit": 50}, headers=headers)
                 return response, time.monotonic() - started
 
-            results = await asyncio.gather(*(one() for _ in range(600)))
+            # A slow database, made so on purpose: while the table is locked, the two pooled
+            # connections stay checked out and every other request waits for one, past the timeout.
+            blocker = await asyncpg.connect(database_url)
+            try:
+                locked = blocker.transaction()
+                await locked.start()
+                await blocker.execute("LOCK TABLE transactions IN ACCESS EXCLUSIVE MODE")
+                burst = asyncio.gather(*(one() for _ in range(600)))
+                await asyncio.sleep(1.0)
+                await locked.rollback()
+            finally:
+                await blocker.close()
+            results = await burst
             metrics = (await http.get("/metrics")).text
     finally:
         api.stop()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
 import pytest
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from suppliers.db.models import INT4_MAX
 from suppliers.inventory.qualification import ALLOWED_PAIRS
@@ -19,6 +20,7 @@ from suppliers.inventory.repositories import (
     VendorRepository,
 )
 from suppliers.inventory.schemas import ProductOut, TransactionOut, VendorOut
+from tests.conftest import MakeProduct, MakeVendor
 from tests.inventory.conftest import AddProduct, AddVendor, stock
 
 
@@ -183,3 +185,32 @@ async def test_vendors_filter_by_grade(connection: AsyncConnection, add_vendor: 
     await add_vendor("B")
     items, total = await VendorRepository(connection).page(qualification="B", limit=1000, offset=0)
     assert items and {item.qualification for item in items} == {"B"} and total >= len(items)
+
+
+async def test_a_vendor_racing_itself_for_a_new_id_records_one_line_and_replays(
+    engine: AsyncEngine, make_vendor: MakeVendor, make_product: MakeProduct, db: asyncpg.Pool
+) -> None:
+    # Retries of one new id in flight together: when two claims pass ON CONFLICT (id)'s check
+    # at once, the later one meets the (id, vendor_id) key, which ON CONFLICT does not arbitrate.
+    # The window is narrow, so race many ids.
+    vendor_id, product_id = await make_vendor("A"), await make_product(quantity=1000)
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    racers, ids = 8, [uuid.uuid4() for _ in range(40)]
+    connections = [await autocommit.connect() for _ in range(racers)]
+    try:
+        for transaction_id in ids:
+            movements = await asyncio.gather(
+                *(
+                    _move(c, product_id=product_id, vendor_id=vendor_id, transaction_id=transaction_id)
+                    for c in connections
+                )
+            )
+            assert all(m.owned for m in movements)
+            assert sum(m.stamp is not None for m in movements) == 1, movements
+    finally:
+        for connection in connections:
+            await connection.close()
+    assert await db.fetchval("SELECT count(*) FROM transactions WHERE product_id = $1", product_id) == len(
+        ids
+    )
+    assert await db.fetchval("SELECT quantity FROM products WHERE id = $1", product_id) == 1000 - len(ids)

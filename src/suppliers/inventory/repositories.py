@@ -65,7 +65,9 @@ _STOCK = "SELECT quantity FROM products WHERE id = $1"
 #   facts  what the rules need: the product's required and the vendor's held qualification;
 #   owner  claims the transaction id for the vendor, or finds who owns it (only if the vendor may
 #          handle the product). ON CONFLICT ... DO UPDATE waits for a concurrent claim of the same
-#          id to commit and then returns that row: two vendors racing for a new id get one owner;
+#          id to commit and then returns that row: two vendors racing for a new id get one owner.
+#          (One vendor racing itself for a new id breaks uq_transaction_owners_id_vendor_id
+#          instead, which no ON CONFLICT can name beside the id: see move_stock);
 #   line   the transaction line, only under the vendor's own id; nothing if this (id, product_id)
 #          exists already (a replay);
 #   stock  moves the stock, only if the line went in. A withdrawal that would take it below 0
@@ -100,6 +102,7 @@ SELECT facts.required, facts.held,
 FROM facts
 """
 _WITHDRAWAL = _one_line(_MOVEMENT.format(sign="-"))
+_OWNER_PAIR = "uq_transaction_owners_id_vendor_id"
 _ADDITION = _one_line(_MOVEMENT.format(sign="+"))
 
 
@@ -257,17 +260,18 @@ class TransactionRepository:
         Raises StockWouldGoNegative or StockOverflow when PostgreSQL refused the new stock.
         """
         statement = _WITHDRAWAL if action == "withdrawal" else _ADDITION
+        arguments = (transaction_id, product_id, vendor_id, action, quantity, list(allowed))
         try:
-            row = await driver.fetchrow_alone(
-                self._connection,
-                statement,
-                transaction_id,
-                product_id,
-                vendor_id,
-                action,
-                quantity,
-                list(allowed),
-            )
+            try:
+                row = await driver.fetchrow_alone(self._connection, statement, *arguments)
+            except asyncpg.UniqueViolationError as error:
+                if error.constraint_name != _OWNER_PAIR:
+                    raise
+                # Concurrent retries of one new id by its vendor: PostgreSQL checks the (id,
+                # vendor_id) key, which ON CONFLICT (id) does not arbitrate, only once the other
+                # claim has committed, and the failed statement wrote nothing. Run again, it finds
+                # that claim through ON CONFLICT and records a replay.
+                row = await driver.fetchrow_alone(self._connection, statement, *arguments)
         except asyncpg.CheckViolationError:
             raise StockWouldGoNegative from None
         except asyncpg.NumericValueOutOfRangeError:

@@ -324,6 +324,19 @@ def test_the_api_scales_behind_the_balancer(services: dict[str, Any]) -> None:
     )
 
 
+def test_three_replicas_of_the_api_fit_in_postgresqls_connections(services: dict[str, Any]) -> None:
+    """The README's scaling example, `--scale api=3`, at full load cannot run out of connections."""
+    from suppliers.settings import Settings
+
+    api = Settings.from_env({k: str(with_defaults(v)) for k, v in services["api"]["environment"].items()})
+    command = services["postgres"]["command"]
+    allowed = int(next(arg.split("=", 1)[1] for arg in command if arg.startswith("max_connections=")))
+    assert api.workers, "compose fixes the worker count: one per CPU would depend on the host"
+    per_replica = api.workers * (api.db_pool_size + api.db_max_overflow)
+    # Beside the API: the collector's postgresql receiver, the migration job, an operator's psql.
+    assert 3 * per_replica + 10 <= allowed, (api.workers, per_replica, allowed)
+
+
 def test_no_host_port_is_published_twice(services: dict[str, Any]) -> None:
     host_ports = [port for s in services.values() for port in _published(s).values()]
     assert len(host_ports) == len(set(host_ports))

@@ -14,16 +14,19 @@ from pathlib import Path
 import httpx
 
 from suppliers.embedded.postgres import free_port
-from tests.servers import start_and_wait, stop_process
+from tests.servers import ServerProcess
 from tests.toolchain import REPO_ROOT, require_tool
 
 COLLECTOR_CONFIG = REPO_ROOT / "otel-collector.yaml"
 
 
-class CollectorProcess:
+class CollectorProcess(ServerProcess):
     """``otelcol --config=otel-collector.yaml`` with its listeners on free loopback ports."""
 
+    what = "the collector"
+
     def __init__(self, workdir: Path, env: Mapping[str, str]) -> None:
+        super().__init__(log_path=workdir / "otelcol.log")
         self.binary = require_tool("otelcol")
         self.workdir = workdir
         self.otlp_grpc_port, self.otlp_http_port = free_port(), free_port()
@@ -39,29 +42,15 @@ class CollectorProcess:
             "COLLECTOR_TELEMETRY_PORT": str(self.telemetry_port),
             **env,
         }
-        self._process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "otelcol.log"
+    def command(self) -> list[str]:
+        return [str(self.binary), f"--config={COLLECTOR_CONFIG}"]
 
-    def start(self) -> CollectorProcess:
-        self._process = start_and_wait(
-            [str(self.binary), f"--config={COLLECTOR_CONFIG}"],
-            env=self._env,
-            log_path=self.log_path,
-            ready_url=f"http://127.0.0.1:{self.health_port}/",
-            what="the collector",
-        )
-        return self
+    def ready_url(self) -> str:
+        return f"http://127.0.0.1:{self.health_port}/"
 
-    def stop(self) -> None:
-        if self._process is not None:
-            stop_process(self._process)
-            self._process = None
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def environment(self) -> Mapping[str, str]:
+        return self._env
 
     def own_metrics(self) -> str:
         """The collector's own telemetry, as Prometheus scrapes it from :8888 in the stack."""

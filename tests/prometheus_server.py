@@ -6,7 +6,6 @@ or as the stack runs it, with compose's flags and a given configuration file (``
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ import httpx
 import yaml
 
 from suppliers.embedded.postgres import free_port
-from tests.servers import start_and_wait, stop_process
+from tests.servers import ServerProcess
 from tests.toolchain import require_tool
 
 # The API's environment when a Prometheus scrapes it: telemetry on, nothing pushed over OTLP.
@@ -28,12 +27,15 @@ SCRAPED_API = {
 }
 
 
-class PrometheusServer:
+class PrometheusServer(ServerProcess):
     """A Prometheus process on a free loopback port, with its data under ``workdir``."""
+
+    what = "prometheus"
 
     def __init__(
         self, workdir: Path, *, config: dict[str, Any], flags: Sequence[str] = (), port: int | None = None
     ) -> None:
+        super().__init__(log_path=workdir / "prometheus.log")
         self.binary = require_tool("prometheus")
         self.workdir = workdir
         self.port = port or free_port()
@@ -41,7 +43,6 @@ class PrometheusServer:
         self.config_path = workdir / "prometheus.yml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         self._flags = list(flags)
-        self._process: subprocess.Popen[bytes] | None = None
 
     @classmethod
     def scraping(
@@ -68,29 +69,17 @@ class PrometheusServer:
         flags = [flag for flag in command if not flag.startswith(container_paths)]
         return cls(workdir, config=config, flags=flags, port=port)
 
-    def start(self) -> PrometheusServer:
-        command = [
+    def command(self) -> list[str]:
+        return [
             str(self.binary),
             f"--config.file={self.config_path}",
             f"--storage.tsdb.path={self.workdir / 'data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
             *self._flags,
         ]
-        self._process = start_and_wait(
-            command,
-            log_path=self.workdir / "prometheus.log",
-            ready_url=f"{self.url}/-/ready",
-            what="prometheus",
-        )
-        return self
 
-    def stop(self) -> None:
-        if self._process is not None:
-            stop_process(self._process)
-            self._process = None
-
-    def log(self) -> str:
-        return (self.workdir / "prometheus.log").read_text(errors="replace")
+    def ready_url(self) -> str:
+        return f"{self.url}/-/ready"
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         """An instant query's result vector; raises with Prometheus' own message on a bad query."""

@@ -11,7 +11,6 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,20 +21,11 @@ import pytest
 from suppliers.data.seeding import generate
 from suppliers.db.migrations import upgrade
 from suppliers.embedded.postgres import EmbeddedPostgres
+from tests.careful_client import Ledger, Withdrawal
 from tests.conftest import TEST_JWT_SECRET
 from tests.servers import ApiProcess
 
 INITIAL_STOCK = 1_000_000
-
-
-@dataclass
-class Ledger:
-    """What the clients were told: every id acknowledged (201), and every other answer."""
-
-    acknowledged: set[uuid.UUID] = field(default_factory=set)
-    statuses: Counter[int] = field(default_factory=Counter)
-    transport_errors: int = 0
-    unexpected: list[str] = field(default_factory=list)
 
 
 @pytest.fixture(scope="module")
@@ -78,40 +68,6 @@ async def _product_and_vendor(url: str) -> tuple[uuid.UUID, uuid.UUID]:
         await connection.close()
 
 
-async def withdraw_until_acknowledged(
-    http: httpx.AsyncClient,
-    headers: dict[str, str],
-    body: dict[str, object],
-    ledger: Ledger,
-    *,
-    balancer: bool = False,
-) -> None:
-    """A careful client: the same id until the service says 201, waiting as Retry-After asks.
-
-    Behind a ``balancer``, a replica that dies mid-request is a 502 from nginx: retried as well.
-    """
-    while True:
-        try:
-            response = await http.post("/transactions", json=body, headers=headers)
-        except httpx.TransportError:
-            ledger.transport_errors += 1
-            await asyncio.sleep(0.2)
-            continue
-        ledger.statuses[response.status_code] += 1
-        if response.status_code == 201:
-            ledger.acknowledged.add(uuid.UUID(str(body["id"])))
-            return
-        if balancer and response.status_code == 502:
-            await asyncio.sleep(0.1)
-            continue
-        if response.status_code != 503 or "retry-after" not in response.headers:
-            ledger.unexpected.append(f"{response.status_code} {response.headers} {response.text}")
-            return
-        if not response.headers["content-type"].startswith("application/problem+json"):
-            ledger.unexpected.append(f"503 without a problem body: {response.text}")
-        await asyncio.sleep(min(float(response.headers["retry-after"]), 0.5))
-
-
 async def test_a_postgresql_restart_under_load_is_503s_then_recovery_and_nothing_lost(
     restartable_api: tuple[ApiProcess, str], own_postgres: EmbeddedPostgres
 ) -> None:
@@ -124,18 +80,8 @@ async def test_a_postgresql_restart_under_load_is_503s_then_recovery_and_nothing
         token = (await http.post("/login/token", data={"username": "a", "password": "a"})).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
 
-        async def client() -> None:
-            while not stop.is_set():
-                body = {
-                    "id": str(uuid.uuid4()),
-                    "product_id": str(product),
-                    "vendor_id": str(vendor),
-                    "action": "withdrawal",
-                    "quantity": 1,
-                }
-                await withdraw_until_acknowledged(http, headers, body, ledger)
-
-        clients = [asyncio.create_task(client()) for _ in range(16)]
+        withdrawal = Withdrawal(http, headers, product, vendor, ledger)
+        clients = [asyncio.create_task(withdrawal.repeat_until(stop)) for _ in range(16)]
         try:
             await asyncio.sleep(2)
             before = len(ledger.acknowledged)

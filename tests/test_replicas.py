@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from suppliers.embedded.postgres import free_port
+from tests.careful_client import Ledger, Withdrawal
 from tests.conftest import TEST_JWT_SECRET, login
 from tests.servers import ApiProcess, start_and_wait, stop_process
-from tests.test_faults import Ledger, withdraw_until_acknowledged
 from tests.toolchain import REPO_ROOT, require_program
 
 PROXY_CONF = REPO_ROOT / "compose" / "balancer" / "proxy.conf"
@@ -148,18 +148,8 @@ async def test_a_replica_killed_mid_load_loses_no_commit(fleet: Fleet, db: async
     async with httpx.AsyncClient(base_url=fleet.balancer_url, timeout=30) as http:
         headers = await login(http, "a")
 
-        async def client() -> None:
-            while not stop.is_set():
-                body = {
-                    "id": str(uuid.uuid4()),
-                    "product_id": str(product),
-                    "vendor_id": str(vendor),
-                    "action": "withdrawal",
-                    "quantity": 1,
-                }
-                await withdraw_until_acknowledged(http, headers, body, ledger, balancer=True)
-
-        clients = [asyncio.create_task(client()) for _ in range(12)]
+        withdrawal = Withdrawal(http, headers, product, vendor, ledger, balancer=True)
+        clients = [asyncio.create_task(withdrawal.repeat_until(stop)) for _ in range(12)]
         try:
             await asyncio.sleep(1.5)
             fleet.replicas[leader_before].kill()  # the leader, too: someone must take over

@@ -37,6 +37,7 @@ async def test_upgrade_head_then_downgrade_base_then_again(server_url: str) -> N
         "transaction_owners",
         "users",
         "revoked_tokens",
+        "product_counts",
     }
     downgrade(url, "base")
     assert await _tables(url) == {"alembic_version"}

@@ -7,6 +7,7 @@ import uuid
 
 import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from suppliers.db.models import INT4_MAX
@@ -214,3 +215,49 @@ async def test_a_vendor_racing_itself_for_a_new_id_records_one_line_and_replays(
         ids
     )
     assert await db.fetchval("SELECT quantity FROM products WHERE id = $1", product_id) == 1000 - len(ids)
+
+
+async def test_unfiltered_and_graded_totals_come_from_the_tally_and_stay_exact(
+    connection: AsyncConnection, add_product: AddProduct
+) -> None:
+    repository = ProductRepository(connection)
+
+    async def counted(grade: str | None) -> int:
+        where = "" if grade is None else " WHERE required_qualification = :grade"
+        found = await connection.scalar(text(f"SELECT count(*) FROM products{where}"), {"grade": grade})
+        return int(found or 0)
+
+    async def agree() -> None:
+        for grade in (None, "A", "B", "C"):
+            _, total = await repository.page(
+                below=None, required_qualification=grade, name=None, limit=1, offset=0
+            )
+            assert total == await counted(grade), grade
+            # Past the end, the total comes from the tally's own query.
+            _, beyond = await repository.page(
+                below=None, required_qualification=grade, name=None, limit=1, offset=10**6
+            )
+            assert beyond == total, grade
+
+    await agree()
+    added = [await add_product(required=grade) for grade in "AABC"]
+    await agree()
+    # It is the tally that answers, not a count: skewed on purpose, inside the rolled-back transaction.
+    skew = text("UPDATE product_counts SET products = products + :by WHERE required_qualification = 'A'")
+    await connection.execute(skew, {"by": 1000})
+    _, skewed = await repository.page(below=None, required_qualification="A", name=None, limit=1, offset=0)
+    assert skewed == await counted("A") + 1000
+    await connection.execute(skew, {"by": -1000})
+    await connection.execute(
+        text("UPDATE products SET required_qualification = 'C' WHERE id = :id"), {"id": added[0]}
+    )
+    # A stock movement names only quantity: no trigger runs, nothing changes.
+    await connection.execute(
+        text("UPDATE products SET quantity = quantity + 1 WHERE id = :id"), {"id": added[1]}
+    )
+    await agree()
+    await connection.execute(text("DELETE FROM products WHERE id = ANY(:ids)"), {"ids": added[1:3]})
+    await agree()
+    await connection.execute(text("TRUNCATE transactions, transaction_owners, products"))
+    await agree()
+    assert await connection.scalar(text("SELECT count(*) FROM product_counts WHERE products <> 0")) == 0

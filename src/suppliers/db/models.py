@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import (
     CHAR,
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -82,6 +83,21 @@ class Product(Base):
     price: Mapped[Decimal] = mapped_column(Numeric(10, 2))
     quantity: Mapped[int] = mapped_column(Integer)
     required_qualification: Mapped[str] = mapped_column(CHAR(1))
+
+
+class ProductCount(Base):
+    """How many products require each grade, kept exact by triggers on ``products`` (migration 0003).
+
+    Every page of ``GET /products`` says how many rows match. Counting 10,000 products for each
+    page cost PostgreSQL five times the page itself; unfiltered, or filtered by grade only, the
+    total is read here instead. The triggers fire on inserts, deletes, TRUNCATE and a change of a
+    product's grade, never on a stock movement (it updates ``quantity`` only).
+    """
+
+    __tablename__ = "product_counts"
+
+    required_qualification: Mapped[str] = mapped_column(CHAR(1), primary_key=True)
+    products: Mapped[int] = mapped_column(BigInteger)
 
 
 class TransactionOwner(Base):

@@ -26,6 +26,9 @@ class Listing:
     columns: str
     table: str
     order: str
+    # A query of the total from a table of counts kept by triggers, for pages whose filters are
+    # all on that table's key columns (named as in ``table``): no count of the rows themselves.
+    tally: str | None = None
 
 
 async def fetch_page(
@@ -36,6 +39,7 @@ async def fetch_page(
     filters: Sequence[tuple[str, Any]] = (),
     limit: int,
     offset: int,
+    tallied: bool = False,
 ) -> tuple[list[Record], int]:
     """Rows in ``[offset, offset + limit)`` made into ``into``, and how many rows match in all.
 
@@ -52,7 +56,8 @@ async def fetch_page(
         conditions.append(condition.format(f"${len(values)}"))
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     # Fragments only from the repositories' constants; every value is a parameter.
-    count = f"SELECT count(*) FROM {listing.table}{where}"  # noqa: S608
+    counted = listing.tally if tallied and listing.tally else f"SELECT count(*) FROM {listing.table}"  # noqa: S608
+    count = f"{counted}{where}"
     page = (
         f"SELECT {listing.columns}, ({count}) AS total FROM {listing.table}{where} "  # noqa: S608
         f"ORDER BY {listing.order} LIMIT ${len(values) + 1} OFFSET ${len(values) + 2}"

@@ -48,7 +48,10 @@ def _one_line(sql: str) -> str:
 # served by an index: ix_vendors' primary key, ix_products_name_id, ix_transactions_transaction_date).
 _VENDOR_LIST = Listing(columns="id, qualification", table="vendors", order="id")
 _PRODUCT_LIST = Listing(
-    columns="id, name, price, quantity, required_qualification", table="products", order="name, id"
+    columns="id, name, price, quantity, required_qualification",
+    table="products",
+    order="name, id",
+    tally="SELECT coalesce(sum(product_counts.products), 0)::bigint FROM product_counts",  # by grade
 )
 _TRANSACTION_LIST = Listing(
     columns="id, product_id, vendor_id, action, quantity, transaction_date",
@@ -168,7 +171,14 @@ class ProductRepository:
         if name:
             filters.append(("name ILIKE {} ESCAPE '\\'", f"%{_escape_like(name)}%"))
         return await fetch_page(
-            self._connection, _PRODUCT_LIST, ProductOut, filters=filters, limit=limit, offset=offset
+            self._connection,
+            _PRODUCT_LIST,
+            ProductOut,
+            filters=filters,
+            limit=limit,
+            offset=offset,
+            # The grade is product_counts' key; stock and name are not.
+            tallied=below is None and not name,
         )
 
     async def stock(self, product_id: uuid.UUID) -> int | None:

@@ -105,8 +105,9 @@ SELECT facts.required, facts.held,
 FROM facts
 """
 _WITHDRAWAL = _one_line(_MOVEMENT.format(sign="-"))
-_OWNER_PAIR = "uq_transaction_owners_id_vendor_id"
 _ADDITION = _one_line(_MOVEMENT.format(sign="+"))
+# The key from (id, vendor_id) that the transactions' composite foreign key refers to.
+_OWNER_PAIR = "uq_transaction_owners_id_vendor_id"
 
 
 class StockWouldGoNegative(Exception):

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +30,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -44,7 +41,7 @@ from suppliers.db.migrations import upgrade
 from suppliers.embedded.postgres import EmbeddedPostgres
 
 from .environment import ApiServer, start_servers, start_sink
-from .loadgen import require
+from .loadgen import wrk_result
 
 CLIENTS = 16
 BASELINE_SECONDS = 6.0
@@ -192,30 +189,6 @@ async def _audit(database_url: str, product: uuid.UUID, ledger: Ledger) -> tuple
     return len(ledger.acknowledged - set(recorded)), len(recorded) - len(set(recorded))
 
 
-def _burst(api: ApiServer, token: str, workdir: Path) -> dict[str, Any]:
-    output = subprocess.run(
-        [
-            require("wrk", "install it with `apt-get install wrk`"),
-            "-t2",
-            f"-c{BURST_CONNECTIONS}",
-            f"-d{BURST_SECONDS}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(Path(__file__).with_name("overload.lua")),
-            api.base_url,
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "BENCH_TOKEN": token},
-        check=True,
-        cwd=workdir,
-    ).stdout
-    line = next(line for line in output.splitlines() if line.startswith("OVERLOAD_RESULT "))
-    result: dict[str, Any] = json.loads(line.removeprefix("OVERLOAD_RESULT "))
-    return result
-
-
 def overload(env: dict[str, str], workdir: Path, tick: Callable[[str], None]) -> list[str]:
     lines = [
         f"## {BURST_CONNECTIONS} connections for {BURST_SECONDS} s on GET /transactions?limit=50 "
@@ -231,7 +204,13 @@ def overload(env: dict[str, str], workdir: Path, tick: Callable[[str], None]) ->
                 f"{api.base_url}/login/token", data={"username": "a", "password": "a"}, timeout=30
             ).json()["access_token"]
             before = api.rss_mb()
-            result = _burst(api, token, workdir)
+            result = wrk_result(
+                api.base_url,
+                Path(__file__).with_name("overload.lua"),
+                connections=BURST_CONNECTIONS,
+                seconds=BURST_SECONDS,
+                env={"BENCH_TOKEN": token},
+            )
             after = api.rss_mb()
         finally:
             api.stop()

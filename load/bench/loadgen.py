@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).parent
 
@@ -47,12 +48,10 @@ def require(tool: str, install: str) -> str:
     return path
 
 
-def wrk(
-    base_url: str, script: str, *, connections: int, seconds: int, env: dict[str, str], workdir: Path
-) -> Measurement:
-    """Run one wrk script (plus done.lua, which prints the figures as JSON) and read its result."""
-    combined = workdir / f"{Path(script).stem}.combined.lua"
-    combined.write_text((HERE / script).read_text() + "\n" + (HERE / "done.lua").read_text())
+def wrk_result(
+    base_url: str, script: Path, *, connections: int, seconds: int, env: dict[str, str]
+) -> dict[str, Any]:
+    """Run wrk with ``script``, whose done() prints one ``BENCH_RESULT {json}`` line: that object."""
     output = subprocess.run(
         [
             require("wrk", "install it with `apt-get install wrk`"),
@@ -62,7 +61,7 @@ def wrk(
             "--timeout",
             "10s",
             "-s",
-            str(combined),
+            str(script),
             base_url,
         ],
         capture_output=True,
@@ -71,7 +70,17 @@ def wrk(
         check=True,
     ).stdout
     line = next(line for line in output.splitlines() if line.startswith("BENCH_RESULT "))
-    result = json.loads(line.removeprefix("BENCH_RESULT "))
+    result: dict[str, Any] = json.loads(line.removeprefix("BENCH_RESULT "))
+    return result
+
+
+def wrk(
+    base_url: str, script: str, *, connections: int, seconds: int, env: dict[str, str], workdir: Path
+) -> Measurement:
+    """Run one wrk script (plus done.lua, which prints the figures as JSON) and read its result."""
+    combined = workdir / f"{Path(script).stem}.combined.lua"
+    combined.write_text((HERE / script).read_text() + "\n" + (HERE / "done.lua").read_text())
+    result = wrk_result(base_url, combined, connections=connections, seconds=seconds, env=env)
     return Measurement(
         rps=result["requests"] / (result["duration_us"] / 1e6),
         p50_ms=result["p50_us"] / 1000,

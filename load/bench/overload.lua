@@ -33,7 +33,7 @@ function done(summary, latency, requests)
   end
   for key, count in pairs(seen) do table.insert(parts, string.format('"%s":%d', key, count)) end
   io.write(string.format(
-    'OVERLOAD_RESULT {"requests":%d,"duration_us":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d,' ..
+    'BENCH_RESULT {"requests":%d,"duration_us":%d,"socket_errors":%d,"p50_us":%d,"p99_us":%d,' ..
     '"max_us":%d,"statuses":{%s}}\n',
     summary.requests, summary.duration,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,

@@ -211,9 +211,8 @@ async def test_a_vendor_racing_itself_for_a_new_id_records_one_line_and_replays(
     finally:
         for connection in connections:
             await connection.close()
-    assert await db.fetchval("SELECT count(*) FROM transactions WHERE product_id = $1", product_id) == len(
-        ids
-    )
+    lines = await db.fetchval("SELECT count(*) FROM transactions WHERE product_id = $1", product_id)
+    assert lines == len(ids)
     assert await db.fetchval("SELECT quantity FROM products WHERE id = $1", product_id) == 1000 - len(ids)
 
 

@@ -7,6 +7,7 @@ drop instead of growing), what is still queued is flushed on shutdown, and gRPC 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,8 @@ import httpx
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
+from suppliers.embedded.postgres import free_port
+from suppliers.telemetry.logs import CollectorUnreachable
 from tests.conftest import MakeProduct, MakeUser, MakeVendor, login
 from tests.otlp_receiver import BlackHole, OtlpReceiver, attributes, wait_for
 from tests.servers import ApiProcess
@@ -89,7 +92,7 @@ async def test_traces_metrics_with_exemplars_and_logs_arrive_over_otlp_http(
         assert resource["deployment.environment.name"] == "development"
         assert uuid.UUID(resource["service.instance.id"])
         names = {s.name for _, s in spans}
-        assert {"POST /transactions", "inventory.withdraw", "auth.session_lookup", "WITH", "GET"} <= names
+        assert {"POST /transactions", "inventory.withdraw", "movement transactions", "GET"} <= names
         [server] = [s for _, s in spans if s.name == "POST /transactions"]
         assert attributes(server.attributes)["http.route"] == "/transactions"
 
@@ -207,6 +210,34 @@ async def test_a_hanging_collector_costs_requests_nothing_and_queues_stay_bounde
     assert stopped_in < 12, stopped_in
 
 
+async def test_without_a_collector_the_console_says_so_once_in_one_line(
+    servers: dict[str, str], tmp_path: Path
+) -> None:
+    """A newcomer's `make run` with nothing on the OTLP port: one line with the cause and the fix,
+    not each exporter's retries as raw connection-pool warnings."""
+    nobody = free_port()
+    env = {
+        **servers,
+        **FAST_EXPORT,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{nobody}",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "2",
+    }
+    api = ApiProcess(env, log_path=tmp_path / "api.log").start()
+    try:
+        async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
+            for _ in range(8):  # every signal fails and retries several times meanwhile
+                assert (await http.get("/hello")).status_code == 200
+                await asyncio.sleep(0.5)
+    finally:
+        api.stop()
+    log = api.log()
+    said = [line for line in log.splitlines() if "no OpenTelemetry collector answers" in line]
+    assert len(said) == 1, log
+    assert f"127.0.0.1:{nobody}" in said[0]
+    assert "OTEL_EXPORTER_OTLP_ENDPOINT" in said[0] and "OTEL_SDK_DISABLED=true" in said[0]
+    assert "Transient error" not in log and "HTTPConnectionPool" not in log and "Traceback" not in log
+
+
 class _TraceService(trace_service_pb2_grpc.TraceServiceServicer):
     def __init__(self) -> None:
         self.requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
@@ -257,3 +288,38 @@ def test_telemetry_off_means_no_metrics_route_and_no_trace_header(api: ApiProces
     assert httpx.get(f"{api.base_url}/metrics").status_code == 404
     response = httpx.get(f"{api.base_url}/")
     assert response.status_code == 200 and "traceresponse" not in response.headers
+
+
+def test_the_collector_line_comes_back_once_a_minute_per_endpoint_and_other_complaints_pass() -> None:
+    unreachable = CollectorUnreachable(interval_seconds=60)
+
+    def record(logger: str, msg: str, *args: object) -> logging.LogRecord:
+        return logging.LogRecord(logger, logging.WARNING, __file__, 1, msg, args, None)
+
+    refused = "HTTPConnectionPool(host='localhost', port=4318): Max retries exceeded ([Errno 111] Connection refused)"
+    transient = "Transient error %s encountered while exporting %s batch, retrying in %.2fs."
+    traces = record("opentelemetry.exporter.otlp.proto.http.trace_exporter", transient, refused, "spans", 1.0)
+    metrics = record(
+        "opentelemetry.exporter.otlp.proto.http.metric_exporter", transient, refused, "metrics", 1.0
+    )
+    failed = record(
+        "opentelemetry.exporter.otlp.proto.http._log_exporter",
+        "Failed to export %s batch due to timeout, max retries or shutdown.",
+        "logs",
+    )
+    refused_by_collector = record(
+        "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+        "Failed to export %s batch code: %s, reason: %s",
+        "spans",
+        400,
+        "Bad Request",
+    )
+
+    assert unreachable.filter(traces)
+    assert traces.getMessage().startswith(
+        "telemetry is not being exported: no OpenTelemetry collector answers at localhost:4318"
+    )
+    assert not unreachable.filter(metrics)  # same endpoint, within the minute
+    assert not unreachable.filter(failed)  # the consequence, already explained
+    assert unreachable.filter(refused_by_collector)  # a different problem: said as it is
+    assert unreachable.filter(record("opentelemetry.sdk.trace", "Queue full, dropping %s.", "Span"))

@@ -1,8 +1,9 @@
-"""`suppliers serve` with several worker processes: every core, one resupply runner, one way to stop."""
+"""`suppliers serve` with several worker processes: every core, one /metrics, one resupply runner, one way to stop."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from suppliers.embedded.postgres import free_port
 from tests.conftest import TEST_JWT_SECRET, login
@@ -79,18 +81,41 @@ def test_each_worker_has_its_own_telemetry_identity(
     assert len(ids) == 2
 
 
-async def test_metrics_are_over_otlp_only_and_slash_metrics_says_so(
+def _vendor_requests_by_worker(base_url: str) -> dict[str, float]:
+    """Scraped /metrics: requests to /vendors counted so far, by the worker that served them."""
+    counted: dict[str, float] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{base_url}/metrics").text):
+        for sample in family.samples:
+            if (
+                sample.name == "http_server_request_duration_seconds_count"
+                and sample.labels["http_route"] == "/vendors"
+            ):
+                worker = sample.labels["service_instance_id"]
+                counted[worker] = counted.get(worker, 0) + sample.value
+    return counted
+
+
+async def test_slash_metrics_answers_with_every_workers_series(
     served: tuple[subprocess.Popen[bytes], str, Path],
 ) -> None:
     _, base_url, _ = served
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-        response = await http.get("/metrics")
-        assert response.status_code == 404
-        assert "2 worker processes" in response.json()["detail"]
-        assert "SUPPLIERS_WORKERS=1" in response.json()["detail"]
         headers = await login(http, "i")
-        answers = await asyncio.gather(*(http.get("/vendors?limit=1", headers=headers) for _ in range(40)))
-        assert {r.status_code for r in answers} == {200}
+    before = sum(_vendor_requests_by_worker(base_url).values())
+
+    async def one_request() -> int:
+        # A connection of its own each: the kernel hands new connections to either worker.
+        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
+            return (await http.get("/vendors?limit=1", headers=headers)).status_code
+
+    answers = await asyncio.gather(*(one_request() for _ in range(60)))
+    assert set(answers) == {200}
+
+    # Whichever worker takes each scrape, the counts are the service's: every request once.
+    for _ in range(4):
+        by_worker = _vendor_requests_by_worker(base_url)
+        assert sum(by_worker.values()) - before == 60, by_worker
+    assert len(by_worker) == 2, by_worker  # both workers served, each series told apart
 
 
 def test_one_worker_of_all_runs_the_automatic_resupply(
@@ -99,6 +124,29 @@ def test_one_worker_of_all_runs_the_automatic_resupply(
     _, _, log_path = served
     time.sleep(2.5)  # a few intervals: a second leader, if there could be one, would have spoken
     assert log_path.read_text().count(LEADER_LINE) == 1, log_path.read_text()[-3000:]
+
+
+def test_a_worker_that_restarts_loses_nobody_elses_series(
+    served: tuple[subprocess.Popen[bytes], str, Path],
+) -> None:
+    process, base_url, _ = served
+    by_worker = _vendor_requests_by_worker(base_url)
+    victim = _workers(process.pid)[0]
+    os.kill(victim, signal.SIGKILL)
+
+    # uvicorn's supervisor starts a new worker in its place.
+    def replaced() -> bool:
+        alive = _workers(process.pid)
+        return victim not in alive and len(alive) == 2
+
+    wait_for(replaced, what="a new worker")
+    wait_for(lambda: httpx.get(f"{base_url}/health/ready").status_code == 200, what="the API ready again")
+
+    after = _vendor_requests_by_worker(base_url)
+    survivors = {worker: count for worker, count in by_worker.items() if worker in after}
+    # The killed worker's series went with it; the survivor's are whole, whichever worker was scraped.
+    assert len(survivors) == 1, (by_worker, after)
+    assert survivors.items() <= after.items()
 
 
 def test_sigterm_stops_every_worker(served: tuple[subprocess.Popen[bytes], str, Path]) -> None:
@@ -116,3 +164,13 @@ def test_sigterm_stops_every_worker(served: tuple[subprocess.Popen[bytes], str, 
 def _children(pid: int) -> list[int]:
     done = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
     return [int(child) for child in done.stdout.split()]
+
+
+def _workers(pid: int) -> list[int]:
+    """The serving processes among the children (multiprocessing also starts a resource tracker)."""
+    workers = []
+    for child in _children(pid):
+        with contextlib.suppress(FileNotFoundError):  # one that is gone by now is no worker
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                workers.append(child)
+    return workers

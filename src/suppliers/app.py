@@ -78,12 +78,12 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
         on_app_init=[bearer.on_app_init, *([log_every_request(status_for)] if settings.access_log else [])],
         lifespan=[lifespan],
         openapi_config=openapi,
-        plugins=telemetry.plugins(),
         debug=False,
         # Logging is configured by telemetry/logs.py; Litestar's default would add a root handler.
         logging_config=None,
     )
     _finish_openapi(app)
+    telemetry.trace_requests(app)
     return app
 
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,6 +73,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         "REDIS_URL": settings.redis_url,
         "SUPPLIERS_JWT_SECRET": settings.jwt_secret,
         "SUPPLIERS_WORKERS": str(settings.processes),
+        "SUPPLIERS_METRICS_DIR": str(settings.metrics_dir) if settings.metrics_dir else None,
     }
     return {name: value for name, value in resolved.items() if value is not None}
 
@@ -127,9 +129,11 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             return
         # Each worker is a fresh interpreter (spawned) that builds its own app, pool and telemetry
         # providers from the environment: hand it the settings this process resolved (the embedded
-        # servers' URLs, the development secret).
-        os.environ.update(worker_environment(live))
-        uvicorn.run("suppliers.app:create_app", factory=True, workers=live.processes, **options)
+        # servers' URLs, the development secret, where the workers meet to answer /metrics together).
+        with tempfile.TemporaryDirectory(prefix="suppliers-metrics-") as metrics_dir:
+            live = live.with_overrides(metrics_dir=live.metrics_dir or Path(metrics_dir))
+            os.environ.update(worker_environment(live))
+            uvicorn.run("suppliers.app:create_app", factory=True, workers=live.processes, **options)
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> None:

@@ -68,6 +68,12 @@ class Settings:
     # per CPU. An app built any other way (a test, a bare uvicorn) is a single process.
     workers: int | None = field(default=None, metadata={"env": "SUPPLIERS_WORKERS", "parse": int})
     data_dir: Path = field(default=Path(".data"), metadata={"env": "SUPPLIERS_DATA_DIR", "parse": Path})
+    # Where the workers of one `suppliers serve` meet to answer /metrics with all their series (it
+    # makes one for them); without it, several workers export metrics over OTLP only.
+    metrics_dir: Path | None = field(
+        default=None,
+        metadata={"env": "SUPPLIERS_METRICS_DIR", "parse": lambda raw: Path(raw) if raw else None},
+    )
     environment: str = field(default="development", metadata={"env": "SUPPLIERS_ENVIRONMENT"})
     log_level: str = field(default="INFO", metadata={"env": "SUPPLIERS_LOG_LEVEL"})
 

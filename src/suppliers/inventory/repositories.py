@@ -77,7 +77,9 @@ _STOCK = "SELECT quantity FROM products WHERE id = $1"
 #          breaks the products CHECK constraint: the whole statement fails and nothing is written.
 #          PostgreSQL evaluates it on the latest row version after a concurrent writer commits,
 #          so parallel withdrawals cannot oversell.
+# The leading comment names the statement (its span in Tempo, its row in pg_stat_activity).
 _MOVEMENT = """
+/* movement transactions */
 WITH facts AS (
     SELECT (SELECT required_qualification FROM products WHERE id = $2) AS required,
            (SELECT qualification FROM vendors WHERE id = $3) AS held

@@ -7,6 +7,7 @@ so the exporters' own complaints (``opentelemetry.*``) can never loop back into 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 
@@ -32,11 +33,70 @@ class TraceContextFormatter(logging.Formatter):
         return line
 
 
+class CollectorUnreachable(logging.Filter):
+    """The exporters' complaints that no collector answers, said as one line with the fix.
+
+    With nothing listening on the OTLP endpoint (``make run`` without the compose stack), each
+    signal's exporter warns of a "Transient error HTTPConnectionPool(...)" on every retry and then of
+    a failed export. This says what it means and what to do, once a minute per endpoint (every
+    signal usually shares one), and swallows the rest.
+    """
+
+    def __init__(self, interval_seconds: float = 60.0) -> None:
+        super().__init__()
+        self.interval_seconds = interval_seconds
+        self._said: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(_EXPORTER_LOGGERS) or not isinstance(record.msg, str):
+            return True
+        if record.msg.startswith("Failed to export %s batch due to timeout"):
+            # What follows the retries below: already explained if they were about reachability.
+            return not self._said_lately()
+        if not (record.msg.startswith("Transient error") and _is_unreachable(record)):
+            return True
+        endpoint = _endpoint_in(record.getMessage())
+        now = time.monotonic()
+        if now - self._said.get(endpoint, -self.interval_seconds) < self.interval_seconds:
+            return False
+        self._said[endpoint] = now
+        record.msg = (
+            f"telemetry is not being exported: no OpenTelemetry collector answers at {endpoint}. "
+            "Start the stack (cd compose && docker compose up), point OTEL_EXPORTER_OTLP_ENDPOINT at a "
+            "collector, or set OTEL_SDK_DISABLED=true (said at most once a minute)"
+        )
+        record.args = None
+        record.collector_unreachable = True
+        return True
+
+    def _said_lately(self) -> bool:
+        now = time.monotonic()
+        return any(now - said < 2 * self.interval_seconds for said in self._said.values())
+
+
+_EXPORTER_LOGGERS = "opentelemetry.exporter."
+_UNREACHABLE = ("Connection refused", "Failed to establish", "Name or service not known", "UNAVAILABLE")
+_HTTP_POOL = re.compile(r"HTTPS?ConnectionPool\(host='(?P<host>[^']+)', port=(?P<port>\d+)\)")
+_GRPC_TARGET = re.compile(r"exporting \w+ to (?P<target>\S+?),")
+
+
+def _is_unreachable(record: logging.LogRecord) -> bool:
+    return any(sign in record.getMessage() for sign in _UNREACHABLE)
+
+
+def _endpoint_in(message: str) -> str:
+    if found := _HTTP_POOL.search(message):
+        return f"{found['host']}:{found['port']}"
+    if found := _GRPC_TARGET.search(message):
+        return found["target"]
+    return "the configured OTLP endpoint"
+
+
 class QuietRepeats(logging.Filter):
     """Lets one record per logger through per interval, then says how many it held back.
 
-    With no collector listening, every exporter retries and warns several times a minute; one line
-    a minute says the same and leaves the console readable.
+    An SDK complaint repeated on every batch (a full queue, a collector that refuses data) says the
+    same thing each time: one line a minute leaves the console readable.
     """
 
     def __init__(self, interval_seconds: float = 60.0) -> None:
@@ -46,6 +106,8 @@ class QuietRepeats(logging.Filter):
         self._held: dict[str, int] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "collector_unreachable", False):
+            return True  # throttled by CollectorUnreachable already
         now = time.monotonic()
         last = self._last.get(record.name)
         if last is not None and now - last < self.interval_seconds:
@@ -68,6 +130,7 @@ def configure_console(level: str) -> None:
             console = logging.StreamHandler(sys.stderr)
             console.setFormatter(TraceContextFormatter())
             if quiet:
+                console.addFilter(CollectorUnreachable())
                 console.addFilter(QuietRepeats())
             logger.addHandler(console)
         # These handlers print the records; a root handler (basicConfig) would print them twice.

@@ -13,11 +13,6 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.instrumentation.propagators import (
-    TraceResponsePropagator,
-    get_global_response_propagator,
-    set_global_response_propagator,
-)
 from opentelemetry.metrics import MeterProvider, NoOpMeterProvider
 from opentelemetry.trace import NoOpTracerProvider, Tracer, TracerProvider
 
@@ -29,10 +24,13 @@ from suppliers.telemetry.instruments import Instruments
 from suppliers.telemetry.pool_metrics import observe_pool
 
 if TYPE_CHECKING:
+    from litestar import Litestar
     from opentelemetry.sdk._logs import LoggerProvider
     from prometheus_client import CollectorRegistry
     from redis.asyncio import Redis
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from suppliers.telemetry.worker_metrics import WorkerMetrics
 
 # Stable HTTP and database conventions (http.server.request.duration in seconds, http.route;
 # db.system.name, db.namespace, db.query.text). Not "/dup": the old names too would double the
@@ -66,6 +64,7 @@ class Telemetry:
         meter_provider: MeterProvider,
         logger_provider: LoggerProvider | None = None,
         prometheus_registry: CollectorRegistry | None = None,
+        worker_metrics: WorkerMetrics | None = None,
         enabled: bool = True,
     ) -> None:
         self.enabled = enabled
@@ -76,6 +75,7 @@ class Telemetry:
         self.meter_provider = meter_provider
         self.logger_provider = logger_provider
         self.prometheus_registry = prometheus_registry
+        self.worker_metrics = worker_metrics
         self.meter = meter_provider.get_meter("suppliers", __version__)
         self.instruments = Instruments(self.meter)
         self._log_handler: logging.Handler | None = None
@@ -105,7 +105,8 @@ class Telemetry:
         from suppliers.telemetry.resource import build_resource
         from suppliers.telemetry.views import views
 
-        resource = build_resource(settings, instance_id=str(uuid.uuid4()))
+        instance_id = str(uuid.uuid4())
+        resource = build_resource(settings, instance_id=instance_id)
         # Batch processors export from their own thread with bounded queues (OTEL_BSP_*, OTEL_BLRP_*):
         # a slow or absent collector makes them drop telemetry; it never blocks a request or grows memory.
         tracer_provider = SdkTracerProvider(resource=resource)
@@ -114,21 +115,30 @@ class Telemetry:
         readers: list[MetricReader] = [
             PeriodicExportingMetricReader(exporter) for exporter in metric_exporters(settings)
         ]
-        # /metrics only where one process holds every count: with several workers a scrape would
-        # reach one of them at random and read its counters as the service's. There, OTLP (every
-        # worker pushes, each its own service.instance.id) is the metrics path.
-        registry = CollectorRegistry(auto_describe=True) if settings.processes == 1 else None
+        # /metrics from this process's registry; with several workers, from every worker's (they
+        # meet in settings.metrics_dir: see worker_metrics.py). A worker started some other way,
+        # with nowhere to meet, has no /metrics: OTLP (each worker its own service.instance.id) is
+        # then the metrics path, and a scrape would read one worker's counters as the service's.
+        shared = settings.processes > 1 and settings.metrics_dir is not None
+        registry = CollectorRegistry(auto_describe=True) if settings.processes == 1 or shared else None
         if registry is not None:
             readers.append(PrometheusMetricReader(registry=registry))
         meter_provider = SdkMeterProvider(resource=resource, metric_readers=readers, views=views())
         logger_provider = LoggerProvider(resource=resource)
         for log_exporter in log_exporters(settings):
             logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
+        workers = None
+        if shared and registry is not None and settings.metrics_dir is not None:
+            from suppliers.telemetry.worker_metrics import WorkerMetrics
+
+            workers = WorkerMetrics(registry, settings.metrics_dir, instance_id)
+            workers.start()
         return cls(
             tracer_provider=tracer_provider,
             meter_provider=meter_provider,
             logger_provider=logger_provider,
             prometheus_registry=registry,
+            worker_metrics=workers,
         )
 
     def tracer(self, name: str) -> Tracer:
@@ -144,6 +154,10 @@ class Telemetry:
 
         # asyncpg can only be patched process-wide; SQLAlchemy's own instrumentation is not used,
         # so every statement gets exactly one span.
+        if callable(add_processor := getattr(self.tracer_provider, "add_span_processor", None)):
+            from suppliers.telemetry.query_summary import QuerySummaries
+
+            add_processor(QuerySummaries())
         asyncpg = AsyncPGInstrumentor()  # type: ignore[no-untyped-call]
         if not asyncpg.is_instrumented_by_opentelemetry:
             asyncpg.instrument(tracer_provider=self.tracer_provider)
@@ -161,28 +175,35 @@ class Telemetry:
             self._log_handler = LoggingHandler(logger_provider=self.logger_provider)
             self._log_handler.addFilter(ExportedAccessLines())
             logs.attach_handler(self._log_handler)
-        if not isinstance(get_global_response_propagator(), TraceResponsePropagator):  # type: ignore[no-untyped-call]
-            # Adds `traceresponse: 00-<trace id>-<span id>-01` to every traced response.
-            set_global_response_propagator(TraceResponsePropagator())  # type: ignore[no-untyped-call]
 
-    def plugins(self) -> list[Any]:
+    def trace_requests(self, app: Litestar) -> None:
+        """Put the server span around everything the app does, its exception handlers included."""
         if not self.enabled:
-            return []
-        from suppliers.telemetry.http import otel_plugin
+            return
+        from suppliers.telemetry.http import ServerSpans
 
-        return [otel_plugin(self.tracer_provider, self.meter_provider)]
+        app.asgi_handler = ServerSpans(
+            app.asgi_handler, tracer=self.tracer("suppliers.http"), meter=self.meter
+        )
 
     def route_handlers(self, *, processes: int) -> list[Any]:
         if not self.enabled:
             return []
+        from prometheus_client import generate_latest
+
         from suppliers.telemetry.prometheus import metrics_elsewhere, metrics_route
 
-        if self.prometheus_registry is None:
-            return [metrics_elsewhere(processes)]
-        return [metrics_route(self.prometheus_registry)]
+        if self.worker_metrics is not None:
+            return [metrics_route(self.worker_metrics.scrape, workers=processes)]
+        if (registry := self.prometheus_registry) is not None:
+            return [metrics_route(lambda: generate_latest(registry), workers=1)]
+        return [metrics_elsewhere(processes)]
 
     def shutdown(self, timeout_seconds: float = SHUTDOWN_TIMEOUT_SECONDS) -> None:
         """Undo the process-wide patches and flush what is still queued, within ``timeout_seconds``."""
+        if self.worker_metrics is not None:
+            self.worker_metrics.stop()
+            self.worker_metrics = None
         if self._log_handler is not None:
             logs.detach_handler(self._log_handler)
             self._log_handler = None

@@ -61,9 +61,13 @@ def served(
         timeout=60,
     )
     yield process, f"http://127.0.0.1:{port}", log_path
-    if process.poll() is None:
+    if process.poll() is None:  # a test failed before the SIGTERM test: leave no worker behind
+        workers = _children(process.pid)
         process.kill()
         process.wait()
+        for worker in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
 
 
 def test_each_worker_has_its_own_telemetry_identity(

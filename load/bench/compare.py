@@ -17,6 +17,7 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
+from . import processes
 from .__main__ import wrk_env
 from .environment import ApiServer, fixture_for, prepare_data, start_servers, start_sink
 from .loadgen import wrk
@@ -50,17 +51,25 @@ def main(arguments: list[str]) -> int:
         for api in apis.values():
             wrk(api.base_url, script, connections=32, seconds=3, env=env, workdir=workdir)
         rps: dict[str, list[float]] = {label: [] for label in apis}
+        cpu_ms: dict[str, list[float]] = {label: [] for label in apis}
         for _ in range(runs):
             for label, api in apis.items():
+                before = processes.cpu_seconds(api.pid)
                 measured = wrk(
                     api.base_url, script, connections=32, seconds=seconds, env=env, workdir=workdir
                 )
+                used = processes.cpu_seconds(api.pid) - before
                 rps[label].append(measured.rps)
+                cpu_ms[label].append(used / (measured.rps * seconds) * 1000)
     baseline = statistics.median(next(iter(rps.values())))
     for label, values in rps.items():
         median = statistics.median(values)
         runs_text = ", ".join(f"{v:.0f}" for v in values)
-        print(f"{label:24s} {median:7.0f} req/s  ({median / baseline:5.2f}x the first)  runs: {runs_text}")
+        cpu = statistics.median(cpu_ms[label])
+        print(
+            f"{label:24s} {median:7.0f} req/s  ({median / baseline:5.2f}x the first)  "
+            f"{cpu:5.2f} ms CPU/req  runs: {runs_text}"
+        )
     return 0
 
 

@@ -35,20 +35,21 @@ PARTS: list[tuple[str, re.Pattern[str]]] = [
     for name, pattern in [
         (
             "span export (BatchSpanProcessor, OTLP/protobuf)",
-            r"opentelemetry/(exporter/otlp|sdk/trace/export)|google/protobuf",
+            r"opentelemetry/(exporter/otlp|sdk/trace/export)|google/protobuf|suppliers/telemetry/otlp_spans",
         ),
         (
             "log records (logging, OTLP logs)",
             r"opentelemetry/(sdk/_logs|instrumentation/logging)|/logging/__init__",
         ),
-        ("metric recording (incl. exemplars)", r"opentelemetry/sdk/metrics"),
+        ("metric recording (incl. exemplars)", r"opentelemetry/sdk/metrics|suppliers/telemetry/tallies"),
         (
             "span creation and attributes",
             r"opentelemetry/(sdk/trace/__init__|trace/|context/|util/|attributes/)",
         ),
         (
-            "OTel ASGI middleware and instrumentations",
-            r"opentelemetry/instrumentation/(asgi|asyncpg|redis)|litestar/contrib/opentelemetry|litestar/plugins/opentelemetry",
+            "server-span middleware and instrumentations",
+            r"opentelemetry/instrumentation/(asgi|asyncpg|redis)|litestar/(contrib|plugins)/opentelemetry"
+            r"|suppliers/telemetry/(http|query_summary)",
         ),
         ("JWT decode and verify", r"/jwt/|litestar/security/jwt|cryptography/"),
         ("Redis client (session lookup)", r"/redis/"),

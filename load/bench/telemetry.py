@@ -4,7 +4,7 @@
 
 Every figure is process CPU (``time.process_time``: every thread, so the span processor's export
 thread is counted) per operation, the median of ``TELEMETRY_REPEATS`` timed batches of
-``TELEMETRY_LOOPS`` operations, with the spread of those batches ((max - min) ÷ median). Spans
+``TELEMETRY_LOOPS`` operations, with the spread of those batches (interquartile range ÷ median). Spans
 are exported for real: BatchSpanProcessor → OTLP/HTTP → a discarding endpoint in another process
 (its CPU is not ours), and every batch ends with a flush, so export is inside the window.
 
@@ -37,18 +37,18 @@ from typing import Any
 # Set before the first instrumentation is imported, as the app does (telemetry/setup.py).
 os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http,database")
 
-from google.protobuf.internal import api_implementation
+from google.protobuf.internal import api_implementation  # type: ignore[import-untyped]
 from litestar import Litestar, post
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import SpanKind, Tracer
+from opentelemetry.util.types import AttributeValue
 from prometheus_client import CollectorRegistry
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -56,22 +56,29 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from suppliers.embedded.redis import EmbeddedRedis
 from suppliers.inventory.repositories import _WITHDRAWAL
 from suppliers.telemetry.http import ServerSpans
-from suppliers.telemetry.instruments import ACTION, CACHE_RESULT, OUTCOME, Instruments
+from suppliers.telemetry.instruments import ACTION, CACHE_RESULT, OUTCOME
 from suppliers.telemetry.otlp_spans import WireSpanExporter
 from suppliers.telemetry.query_summary import QuerySummaries
 from suppliers.telemetry.spans import business_span
-from suppliers.telemetry.views import views
+from suppliers.telemetry.tallies import Tally
 
 from .environment import Sink, start_sink
 
 LOOPS = int(os.environ.get("TELEMETRY_LOOPS", "3000"))
-REPEATS = int(os.environ.get("TELEMETRY_REPEATS", "7"))
-FIVE_ATTRIBUTES = {
+REPEATS = int(os.environ.get("TELEMETRY_REPEATS", "9"))
+FIVE_ATTRIBUTES: dict[str, AttributeValue] = {
     "suppliers.product.id": str(uuid.uuid4()),
     "suppliers.vendor.id": str(uuid.uuid4()),
     "suppliers.inventory.action": "withdrawal",
     "suppliers.inventory.quantity": 1,
     "enduser.id": "b",
+}
+HTTP_ATTRIBUTES: dict[str, AttributeValue] = {
+    "http.request.method": "POST",
+    "http.route": "/transactions",
+    "http.response.status_code": 201,
+    "url.scheme": "http",
+    "network.protocol.version": "1.1",
 }
 RESOURCE = Resource.create({"service.name": "suppliers-api", "service.instance.id": str(uuid.uuid4())})
 # Meter providers made for a row, shut down before the sink they export to goes away.
@@ -97,7 +104,14 @@ Batch = Callable[[int], None]
 
 
 def measure(run: Batch, baseline: Batch | None = None) -> Sample:
-    """CPU µs per operation of ``run`` (less ``baseline``'s, timed in the same rounds)."""
+    """CPU µs per operation of ``run`` (less ``baseline``'s, timed in the same rounds).
+
+    One round first, untimed (caches, lazily built state); the spread is the interquartile range of
+    the rounds over their median, which one round disturbed by the machine does not swing.
+    """
+    run(LOOPS)
+    if baseline is not None:
+        baseline(LOOPS)
     costs = []
     for _ in range(REPEATS):
         gc.collect()
@@ -111,7 +125,8 @@ def measure(run: Batch, baseline: Batch | None = None) -> Sample:
             cost -= time.process_time() - started
         costs.append(cost / LOOPS * 1e6)
     median = statistics.median(costs)
-    return Sample(median, (max(costs) - min(costs)) / median if median else 0.0)
+    low, _, high = statistics.quantiles(costs, n=4)
+    return Sample(median, (high - low) / median if median else 0.0)
 
 
 @contextmanager
@@ -120,7 +135,9 @@ def provider(exporter: SpanExporter | None, *processors: Any) -> Iterator[Tracer
     for processor in processors:
         made.add_span_processor(processor)
     if exporter is not None:
-        made.add_span_processor(BatchSpanProcessor(exporter))
+        # A queue that holds a whole batch of the run: a tight loop outruns the export thread, and
+        # a span dropped (with a warning each) would be a span whose export is not measured.
+        made.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4 * LOOPS))
     try:
         yield made
     finally:
@@ -196,15 +213,14 @@ def transactions_app() -> Litestar:
     return Litestar([record], logging_config=None)
 
 
-def meters(sink: Sink, *, exemplars: str = "trace_based", our_views: bool = True) -> MeterProvider:
+def meters(sink: Sink, *, exemplars: str = "trace_based") -> MeterProvider:
     """As deployed with one worker: an OTLP reader (its interval beyond the run) and /metrics's reader."""
     os.environ["OTEL_METRICS_EXEMPLAR_FILTER"] = exemplars
     otlp = PeriodicExportingMetricReader(
         OTLPMetricExporter(endpoint=f"{sink.http}/v1/metrics"), export_interval_millis=3_600_000
     )
     prometheus = PrometheusMetricReader(registry=CollectorRegistry())
-    chosen: list[View] = list(views()) if our_views else []
-    made = MeterProvider(resource=RESOURCE, metric_readers=[otlp, prometheus], views=chosen)
+    made = MeterProvider(resource=RESOURCE, metric_readers=[otlp, prometheus])
     _METERS.append(made)
     return made
 
@@ -220,7 +236,13 @@ def floor_rows(sink: Sink) -> tuple[list[Row], float]:
     return [
         Row("floor", "SDK span, 5 attributes, no processor", alone.micros, alone.spread, None),
         Row("floor", "… + BatchSpanProcessor + SDK OTLP/HTTP exporter", floor, exported.spread, 1.0),
-        Row("floor", "… + BatchSpanProcessor + our wire encoder", wire.micros, wire.spread, wire.micros / floor),
+        Row(
+            "floor",
+            "… + BatchSpanProcessor + our wire encoder",
+            wire.micros,
+            wire.spread,
+            wire.micros / floor,
+        ),
     ], floor
 
 
@@ -232,20 +254,31 @@ def server_rows(sink: Sink, floor: float, loop: asyncio.AbstractEventLoop) -> li
     with provider(WireSpanExporter(endpoint=f"{sink.http}/v1/traces")) as tracers:
         traced_app = transactions_app()
         traced_app.asgi_handler = ServerSpans(
-            traced_app.asgi_handler, tracer=tracers.get_tracer("suppliers.http"), meter=meters(sink).get_meter("b")
+            traced_app.asgi_handler,
+            tracer=tracers.get_tracer("suppliers.http"),
+            meter=meters(sink).get_meter("b"),
         )
         ours = measure(flushed(tracers, on_loop(loop, request_through(traced_app))), untraced)
         rows.append(
-            Row("server", "request span + duration histogram (ours)", ours.micros, ours.spread, ours.micros / floor)
+            Row(
+                "server",
+                "request span + duration histogram (ours)",
+                ours.micros,
+                ours.spread,
+                ours.micros / floor,
+            )
         )
     with provider(OTLPSpanExporter(endpoint=f"{sink.http}/v1/traces")) as tracers:
         # What the app used before (Litestar's plugin around the OTel ASGI middleware), for comparison.
         plugin = OpenTelemetryPlugin(
             OpenTelemetryConfig(
                 tracer_provider=tracers,
-                meter_provider=meters(sink, our_views=False),
+                meter_provider=meters(sink),
                 exclude_spans=["receive", "send"],
-                scope_span_details_extractor=lambda _: ("POST /transactions", {"http.route": "/transactions"}),
+                scope_span_details_extractor=lambda _: (
+                    "POST /transactions",
+                    {"http.route": "/transactions"},
+                ),
             )
         )
 
@@ -254,7 +287,10 @@ def server_rows(sink: Sink, floor: float, loop: asyncio.AbstractEventLoop) -> li
             return None
 
         generic = measure(
-            flushed(tracers, on_loop(loop, request_through(Litestar([record], plugins=[plugin], logging_config=None)))),
+            flushed(
+                tracers,
+                on_loop(loop, request_through(Litestar([record], plugins=[plugin], logging_config=None))),
+            ),
             untraced,
         )
         rows.append(
@@ -281,13 +317,16 @@ def redis_row(sink: Sink, floor: float, loop: asyncio.AbstractEventLoop, workdir
             RedisInstrumentor.instrument_client(traced, tracer_provider=tracers)
             key = "suppliers:session:" + uuid.uuid4().hex
             sample = measure(
-                flushed(tracers, on_loop(loop, lambda: traced.get(key))), on_loop(loop, lambda: plain.get(key))
+                flushed(tracers, on_loop(loop, lambda: traced.get(key))),
+                on_loop(loop, lambda: plain.get(key)),
             )
         loop.run_until_complete(plain.aclose())
         loop.run_until_complete(traced.aclose())
     finally:
         server.stop()
-    return Row("redis", "session lookup: Redis GET client span", sample.micros, sample.spread, sample.micros / floor)
+    return Row(
+        "redis", "session lookup: Redis GET client span", sample.micros, sample.spread, sample.micros / floor
+    )
 
 
 def business_row(sink: Sink, floor: float) -> Row:
@@ -302,7 +341,9 @@ def business_row(sink: Sink, floor: float) -> Row:
                     span.set_attribute("suppliers.product.stock", 7)
 
         sample = measure(flushed(tracers, withdrawals))
-    return Row("business", "inventory.withdraw: 8 attributes", sample.micros, sample.spread, sample.micros / floor)
+    return Row(
+        "business", "inventory.withdraw: 8 attributes", sample.micros, sample.spread, sample.micros / floor
+    )
 
 
 def sql_row(sink: Sink, floor: float, loop: asyncio.AbstractEventLoop) -> Row:
@@ -321,12 +362,17 @@ def sql_row(sink: Sink, floor: float, loop: asyncio.AbstractEventLoop) -> Row:
     with provider(WireSpanExporter(endpoint=f"{sink.http}/v1/traces"), QuerySummaries()) as tracers:
         instrumentor.instrument(tracer_provider=tracers)
         try:
-            traced = on_loop(loop, lambda: instrumentor._do_execute(statement, connection, arguments, {}))
+            execute = instrumentor._do_execute
+            traced = on_loop(loop, lambda: execute(statement, connection, arguments, {}))  # type: ignore[no-untyped-call]
             sample = measure(flushed(tracers, traced), on_loop(loop, lambda: statement(*arguments)))
         finally:
-            instrumentor.uninstrument()  # type: ignore[no-untyped-call]
+            instrumentor.uninstrument()
     return Row(
-        "sql", "movement transactions: asyncpg statement span", sample.micros, sample.spread, sample.micros / floor
+        "sql",
+        "movement transactions: asyncpg statement span",
+        sample.micros,
+        sample.spread,
+        sample.micros / floor,
     )
 
 
@@ -334,42 +380,49 @@ def metric_rows(sink: Sink) -> list[Row]:
     """The measurements one withdrawal makes: its duration, the session lookup, two business counters."""
     rows = []
     variants = (
-        ("exemplars on histograms only (ours)", "trace_based", True),
-        ("exemplars on every instrument (SDK default)", "trace_based", False),
-        ("no exemplars", "always_off", True),
+        ("duration histogram with exemplar + 3 tallies (ours)", "trace_based", True),
+        ("SDK counters for the 3, exemplars on every instrument (SDK default)", "trace_based", False),
+        ("SDK counters for the 3, no exemplars", "always_off", False),
     )
     with provider(None) as tracers:
         tracer = tracers.get_tracer("bench")
-        for label, exemplars, ours in variants:
-            meter = meters(sink, exemplars=exemplars, our_views=ours).get_meter("suppliers")
-            instruments = Instruments(meter)
+        for label, exemplars, tallied in variants:
+            meter = meters(sink, exemplars=exemplars).get_meter("suppliers")
             duration = meter.create_histogram("http.server.request.duration", unit="s")
-            http = {"http.request.method": "POST", "http.route": "/transactions", "http.response.status_code": 201}
+            counters: list[Any] = (
+                [Tally(meter, f"tally{n}", unit="1", description="") for n in range(3)]
+                if tallied
+                else [meter.create_counter(f"counter{n}") for n in range(3)]
+            )
+            cache, transactions, units = counters
 
-            def one_request(loops: int, instruments: Instruments = instruments, duration: Any = duration) -> None:
+            def one_request(
+                loops: int,
+                duration: Any = duration,
+                cache: Any = cache,
+                transactions: Any = transactions,
+                units: Any = units,
+            ) -> None:
                 for _ in range(loops):
                     with tracer.start_as_current_span("request"):
-                        duration.record(0.012, http)
-                        instruments.session_cache_lookups.add(1, {CACHE_RESULT: "hit"})
-                        instruments.transactions.add(1, {ACTION: "withdrawal", OUTCOME: "success"})
-                        instruments.units.add(1, {ACTION: "withdrawal"})
+                        duration.record(0.012, HTTP_ATTRIBUTES)
+                        cache.add(1, {CACHE_RESULT: "hit"})
+                        transactions.add(1, {ACTION: "withdrawal", OUTCOME: "success"})
+                        units.add(1, {ACTION: "withdrawal"})
 
-            with provider(None) as empty:
-                span_only = empty.get_tracer("bench")
+            def spans_alone(loops: int) -> None:
+                for _ in range(loops):
+                    with tracer.start_as_current_span("request"):
+                        pass
 
-                def spans_alone(loops: int, tracer: Tracer = span_only) -> None:
-                    for _ in range(loops):
-                        with tracer.start_as_current_span("request"):
-                            pass
-
-                sample = measure(one_request, spans_alone)
+            sample = measure(one_request, spans_alone)
             rows.append(Row("metrics", f"4 measurements: {label}", sample.micros, sample.spread, None))
     return rows
 
 
 def table(rows: list[Row]) -> str:
     lines = [
-        "| kind | what | µs CPU | spread | ÷ floor |",
+        "| kind | what | µs CPU | spread (IQR) | ÷ floor |",
         "|---|---|---:|---:|---:|",
     ]
     for row in rows:
@@ -381,12 +434,21 @@ def table(rows: list[Row]) -> str:
 def run(out: Path | None = None) -> list[Row]:
     console = Console(stderr=True)
     backend = api_implementation.Type()
-    console.print(f"[bold]bench.telemetry:[/] protobuf backend {backend}; {REPEATS} × {LOOPS} operations a row")
+    console.print(
+        f"[bold]bench.telemetry:[/] protobuf backend {backend}; {REPEATS} x {LOOPS} operations a row"
+    )
     rows: list[Row] = []
     steps: list[tuple[str, Callable[[], list[Row]]]] = []
-    with ExitStack() as stack, Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
-    ) as progress:
+    with (
+        ExitStack() as stack,
+        Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+    ):
         sink = start_sink(stack)
         stack.callback(lambda: [meter.shutdown() for meter in _METERS])
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="suppliers-telemetry-")))
@@ -421,7 +483,9 @@ def run(out: Path | None = None) -> list[Row]:
             json.dumps({"protobuf": backend, "rows": [asdict(row) for row in rows]}, indent=2)
         )
     if backend != "upb":
-        console.print(f"[red]bench.telemetry: protobuf backend is {backend}, not upb: exports cost ~10× more[/]")
+        console.print(
+            f"[red]bench.telemetry: protobuf backend is {backend}, not upb: exports cost ~10 times more[/]"
+        )
     return rows
 
 

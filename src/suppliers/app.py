@@ -10,6 +10,7 @@ from litestar.openapi.config import OpenAPIConfig
 
 from suppliers import __version__
 from suppliers.components import build_components
+from suppliers.runtime import tune_garbage_collector
 from suppliers.settings import Settings
 from suppliers.telemetry.access_log import log_every_request
 from suppliers.telemetry.logs import configure_console
@@ -84,6 +85,13 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
     )
     _finish_openapi(app)
     telemetry.trace_requests(app)
+    return app
+
+
+def serve_app() -> Litestar:
+    """The app as `suppliers serve` runs it in each worker: built, then the process tuned for serving."""
+    app = create_app()
+    tune_garbage_collector()
     return app
 
 

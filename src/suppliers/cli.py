@@ -95,6 +95,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     from suppliers.auth.secret import development_secret, signing_secret
     from suppliers.data.seeding import ensure_demo_users, seed_if_empty
     from suppliers.db.migrations import upgrade
+    from suppliers.runtime import tune_garbage_collector
 
     settings = settings.with_overrides(host=args.host or settings.host, port=args.port or settings.port)
     if settings.jwt_secret is None and settings.environment == "development":
@@ -125,7 +126,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         }
         if live.processes == 1:
-            uvicorn.run(create_app(live), **options)
+            app = create_app(live)
+            tune_garbage_collector()
+            uvicorn.run(app, **options)
             return
         # Each worker is a fresh interpreter (spawned) that builds its own app, pool and telemetry
         # providers from the environment: hand it the settings this process resolved (the embedded
@@ -133,7 +136,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
         with tempfile.TemporaryDirectory(prefix="suppliers-metrics-") as metrics_dir:
             live = live.with_overrides(metrics_dir=live.metrics_dir or Path(metrics_dir))
             os.environ.update(worker_environment(live))
-            uvicorn.run("suppliers.app:create_app", factory=True, workers=live.processes, **options)
+            uvicorn.run("suppliers.app:serve_app", factory=True, workers=live.processes, **options)
 
 
 def cmd_db(settings: Settings, args: argparse.Namespace) -> None:

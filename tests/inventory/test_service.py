@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from opentelemetry.sdk.metrics import MeterProvider
@@ -32,6 +33,11 @@ THRESHOLD = 10
 class Recorder:
     spans: InMemorySpanExporter
     metrics: InMemoryMetricReader
+    tracers: TracerProvider
+
+    def request_span(self) -> Any:
+        """What the server middleware opens around a request: the span a movement is told on."""
+        return self.tracers.get_tracer("test").start_as_current_span("POST /transactions")
 
     def transactions_counted(self) -> dict[tuple[str, str], int]:
         data = self.metrics.get_metrics_data()
@@ -50,18 +56,19 @@ class Recorder:
 
 @pytest.fixture
 def recorder() -> Recorder:
-    return Recorder(spans=InMemorySpanExporter(), metrics=InMemoryMetricReader())
+    spans = InMemorySpanExporter()
+    tracers = TracerProvider()
+    tracers.add_span_processor(SimpleSpanProcessor(spans))
+    return Recorder(spans=spans, metrics=InMemoryMetricReader(), tracers=tracers)
 
 
 @pytest.fixture
 def stock_service(connection: AsyncConnection, engine: AsyncEngine, recorder: Recorder) -> StockService:
-    tracers = TracerProvider()
-    tracers.add_span_processor(SimpleSpanProcessor(recorder.spans))
     meters = MeterProvider(metric_readers=[recorder.metrics])
     make = StockServices(
         engine=engine,
         rules=StockRules(resupply_threshold=THRESHOLD, resupply_amount=50),
-        tracer=tracers.get_tracer("test"),
+        tracer=recorder.tracers.get_tracer("test"),
         instruments=Instruments(meters.get_meter("test")),
         signal_low_stock=False,
     )
@@ -136,13 +143,14 @@ async def test_an_oversized_withdrawal_reports_what_is_available(
     recorder: Recorder,
 ) -> None:
     vendor_id, product_id = await add_vendor("A"), await add_product(quantity=4)
-    with pytest.raises(InsufficientStock) as refused:
+    with recorder.request_span(), pytest.raises(InsufficientStock) as refused:
         await stock_service.record(OPERATOR, withdrawal(product_id, vendor_id, 5))
     assert (refused.value.requested, refused.value.available) == (5, 4)
     assert await stock(connection, product_id) == 4
     assert recorder.transactions_counted() == {("withdrawal", "insufficient_stock"): 1}
     (span,) = recorder.spans.get_finished_spans()
-    assert span.name == "inventory.withdraw"
+    assert span.name == "POST /transactions"
+    assert span.attributes is not None and span.attributes[OUTCOME] == "insufficient_stock"
     assert [event.name for event in span.events] == ["rule_violation"]
 
 
@@ -167,7 +175,8 @@ async def test_crossing_the_threshold_marks_the_span_once(
 ) -> None:
     vendor_id, product_id = await add_vendor("A"), await add_product(quantity=THRESHOLD + 2)
     for _ in range(3):  # 12 → 10 → 8 (crosses) → 6 (already below)
-        await stock_service.record(OPERATOR, withdrawal(product_id, vendor_id, 2))
+        with recorder.request_span():
+            await stock_service.record(OPERATOR, withdrawal(product_id, vendor_id, 2))
     marked = [
         span.attributes["suppliers.product.stock"]  # type: ignore[index]
         for span in recorder.spans.get_finished_spans()

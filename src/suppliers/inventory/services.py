@@ -38,7 +38,7 @@ from suppliers.inventory.schemas import (
     VendorOut,
 )
 from suppliers.telemetry.instruments import ACTION, OUTCOME, TRIGGER, Instruments
-from suppliers.telemetry.spans import business_span
+from suppliers.telemetry.spans import business_span, on_request_span
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +157,10 @@ class StockService:
         self._signal_low_stock = signal_low_stock
 
     async def record(self, principal: Principal, request: TransactionIn) -> Recorded:
-        """Apply one stock movement, or replay it if this ``(id, product_id)`` was already applied."""
-        span_name = "inventory.withdraw" if request.action == "withdrawal" else "inventory.add"
+        """Apply one stock movement, or replay it if this ``(id, product_id)`` was already applied.
+
+        Told on the request's span (``POST /transactions``): its SQL statement is the only child.
+        """
         attributes: dict[str, AttributeValue] = {
             "suppliers.product.id": str(request.product_id),
             "suppliers.vendor.id": str(request.vendor_id),
@@ -166,7 +168,7 @@ class StockService:
             "suppliers.inventory.quantity": request.quantity,
             "enduser.id": principal.username,
         }
-        with business_span(self._tracer, span_name, attributes) as span:
+        with on_request_span(attributes) as span:
             try:
                 recorded = await self._record(principal, request, span)
             except DomainError as error:

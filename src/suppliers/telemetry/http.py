@@ -11,6 +11,7 @@ read at collection time. `bench.telemetry` measures both.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -63,6 +64,7 @@ def is_traced(path: str) -> bool:
     return path not in UNTRACED_PATHS and not path.startswith(UNTRACED_PREFIXES)
 
 
+@functools.cache  # the app's routes: a small fixed set, and a regex per request adds up
 def plain_template(template: str) -> str:
     """``/products/{product_id:uuid}`` → ``/products/{product_id}``, as ``http.route`` is written."""
     return _TYPED_PARAMETER.sub(r"{\1}", template)

@@ -1,10 +1,16 @@
-"""The business instruments (``suppliers.*``), created once from a meter and passed to the services."""
+"""The business instruments (``suppliers.*``), created once from a meter and passed to the services.
+
+Each is a :class:`Tally` (a counter kept in Python, reported when the SDK collects): they are
+counted on nearly every request, with attributes from small closed sets.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeterProvider, Observation
+
+from suppliers.telemetry.tallies import Tally
 
 ACTION = "suppliers.inventory.action"
 OUTCOME = "suppliers.inventory.outcome"
@@ -15,28 +21,35 @@ CACHE_RESULT = "suppliers.session_cache.result"
 
 class Instruments:
     def __init__(self, meter: Meter) -> None:
-        self.transactions = meter.create_counter(
+        self.transactions = Tally(
+            meter,
             "suppliers.inventory.transactions",
             unit="{transaction}",
             description="Stock movements requested, by action and outcome",
         )
-        self.units = meter.create_counter(
-            "suppliers.inventory.units", unit="{unit}", description="Units withdrawn from or added to stock"
+        self.units = Tally(
+            meter,
+            "suppliers.inventory.units",
+            unit="{unit}",
+            description="Units withdrawn from or added to stock",
         )
-        self.resupplies = meter.create_counter(
+        self.resupplies = Tally(
+            meter,
             "suppliers.inventory.resupplies",
             unit="{resupply}",
             description="Resupply runs that raised at least one product, by trigger",
         )
-        self.resupplied_products = meter.create_counter(
+        self.resupplied_products = Tally(
+            meter,
             "suppliers.inventory.resupplied_products",
             unit="{product}",
             description="Products raised by resupply runs, by trigger",
         )
-        self.logins = meter.create_counter(
-            "suppliers.auth.logins", unit="{login}", description="Login attempts by outcome"
+        self.logins = Tally(
+            meter, "suppliers.auth.logins", unit="{login}", description="Login attempts by outcome"
         )
-        self.session_cache_lookups = meter.create_counter(
+        self.session_cache_lookups = Tally(
+            meter,
             "suppliers.auth.session_cache.lookups",
             unit="{lookup}",
             description="Session cache lookups in Redis: hit, miss (read from the database) or error",

@@ -103,7 +103,6 @@ class Telemetry:
 
         from suppliers.telemetry.exporters import log_exporters, metric_exporters, span_exporters
         from suppliers.telemetry.resource import build_resource
-        from suppliers.telemetry.views import views
 
         instance_id = str(uuid.uuid4())
         resource = build_resource(settings, instance_id=instance_id)
@@ -123,7 +122,7 @@ class Telemetry:
         registry = CollectorRegistry(auto_describe=True) if settings.processes == 1 or shared else None
         if registry is not None:
             readers.append(PrometheusMetricReader(registry=registry))
-        meter_provider = SdkMeterProvider(resource=resource, metric_readers=readers, views=views())
+        meter_provider = SdkMeterProvider(resource=resource, metric_readers=readers)
         logger_provider = LoggerProvider(resource=resource)
         for log_exporter in log_exporters(settings):
             logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))

@@ -74,6 +74,10 @@ def _spans(resources: Sequence[Resource]) -> tuple[ReadableSpan, ...]:
                     child.set_status(StatusCode.ERROR, "deadlock detected")
             with bare.start_as_current_span("linked", links=[Link(remote, {"why": "batch"})]):
                 pass
+            # One key, values equal in Python but not on the wire (True == 1 == 1.0): each keeps its type.
+            for same in (1, True, 1.0, "1", 1, True):
+                with bare.start_as_current_span("same key", attributes={"suppliers.value": same}):
+                    pass
             # More attributes than the limit: the dropped count travels too.
             with bare.start_as_current_span("crowded", attributes={f"a{i}": i for i in range(25)}) as crowded:
                 crowded.set_status(StatusCode.OK)

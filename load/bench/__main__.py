@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import processes
+from . import telemetry as telemetry_costs
 from .environment import (
     ApiServer,
     Fixture,
@@ -60,6 +61,10 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     require("wrk", "install it with `apt-get install wrk` (the benchmark's load generator)")
     console = Console(stderr=True)
+
+    # First, on a quiet machine: what each piece of telemetry costs beside the SDK's own floor.
+    span_rows = telemetry_costs.run(out)
+    spans_vs_floor = telemetry_costs.costliest_span_vs_floor(span_rows)
 
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="suppliers-bench-")))
@@ -168,12 +173,22 @@ def main() -> int:
         "exporting_to": exporting_to,
     }
     names = Targets(post_on=POST_ON, post_off=POST_OFF, ceiling=PGBENCH, listing=LIST_ON)
-    (out / "results.md").write_text(markdown(results, memory, settings, names))
+    table = (out / "telemetry.md").read_text()
+    (out / "results.md").write_text(markdown(results, memory, settings, names, table, spans_vs_floor))
     raw(results, memory, out / "results.json")
     chart(results, out / "chart.png")
     console.print((out / "results.md").read_text())
     console.print(f"reports: {out / 'results.md'}, {out / 'chart.png'}, {out / 'results.json'}")
-    print(summary_line(results, memory, names, workers=workers, collector=collector is not None))
+    print(
+        summary_line(
+            results,
+            memory,
+            names,
+            workers=workers,
+            collector=collector is not None,
+            spans_vs_floor=spans_vs_floor,
+        )
+    )
     failed = [(n, c) for n, by in results.items() for c, m in by.items() if m.non_2xx or m.errors]
     if failed:
         console.print(f"[red]bench: non-2xx responses or socket errors in {failed}: figures are not valid")

@@ -4,7 +4,9 @@
         "off OTEL_SDK_DISABLED=true" "on" "no-span-export OTEL_TRACES_EXPORTER=none"
 
 Each argument is a label and the environment of one API process (telemetry on, 100 % sampling, OTLP
-to a discarding sink unless the variables say otherwise). All run side by side on the same data and
+to a discarding sink unless the variables say otherwise; `OTEL_EXPORTER_OTLP_ENDPOINT=collector` sends
+it to the stack's real collector, built by `make tools`, whose own exporters go to the sink). All run
+side by side on the same data and
 are measured in turn, interleaved, BENCH_RUNS times (default 2) at 32 connections.
 """
 
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from . import processes
 from .__main__ import wrk_env
-from .environment import ApiServer, fixture_for, prepare_data, start_servers, start_sink
+from .environment import ApiServer, fixture_for, prepare_data, start_collector, start_servers, start_sink
 from .loadgen import wrk
 
 
@@ -35,7 +37,16 @@ def main(arguments: list[str]) -> int:
         started = start_servers(workdir, stack)
         database_url, redis_url = started.database_url, started.redis_url
         prepare_data(database_url)
-        sink = start_sink(stack).http
+        sinks = start_sink(stack)
+        sink = sinks.http
+        collector = None
+        if any(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") == "collector" for _, env in configs):
+            collector = start_collector(
+                stack, workdir, sink=sinks, database_url=database_url, redis_url=redis_url
+            )
+            if collector is None:
+                print("bench.compare: no .tools/bin/otelcol: run `make tools` first", file=sys.stderr)
+                return 2
         apis: dict[str, ApiServer] = {}
         for label, env in configs:
             base = {
@@ -44,6 +55,8 @@ def main(arguments: list[str]) -> int:
                 "OTEL_EXPORTER_OTLP_ENDPOINT": sink,
                 "OTEL_TRACES_SAMPLER": "always_on",
             }
+            if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") == "collector" and collector is not None:
+                env = {**env, "OTEL_EXPORTER_OTLP_ENDPOINT": collector}
             apis[label] = ApiServer(label, {**base, **env}, workdir).start()
             stack.callback(apis[label].stop)
         env = wrk_env(fixture_for(next(iter(apis.values())), workdir))

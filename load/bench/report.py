@@ -32,7 +32,9 @@ class Verdict:
     met: bool
 
 
-def verdicts(results: Results, names: Targets, memory: dict[str, float]) -> list[Verdict]:
+def verdicts(
+    results: Results, names: Targets, memory: dict[str, float], spans_vs_floor: float | None = None
+) -> list[Verdict]:
     at = AT if AT in results[names.post_on] else max(results[names.post_on])
     post, bare = results[names.post_on][at], results[names.post_off][at]
     pg, listing = results[names.ceiling][at], results[names.listing][at]
@@ -48,6 +50,12 @@ def verdicts(results: Results, names: Targets, memory: dict[str, float]) -> list
             "API CPU per POST, telemetry off (ms)", bare.cpu_ms or 0.0, "≤ 1.3", (bare.cpu_ms or 9) <= 1.3
         ),
         Verdict("telemetry cost (1 - on ÷ off)", cost, "≤ 0.25", cost <= 0.25),
+        Verdict(
+            "telemetry CPU per POST (on - off, ms)",
+            telemetry_ms(post, bare),
+            "≤ 0.5",
+            telemetry_ms(post, bare) <= 0.5,
+        ),
         Verdict("p99 of POST ÷ pgbench p99", tail, "≤ 5", tail <= 5),
         Verdict(
             "GET /products?limit=100 ÷ POST",
@@ -56,6 +64,15 @@ def verdicts(results: Results, names: Targets, memory: dict[str, float]) -> list
             listing.rps >= post.rps,
         ),
     ]
+    if spans_vs_floor is not None:
+        found.append(
+            Verdict(
+                "costliest of our span kinds ÷ the SDK's floor",
+                spans_vs_floor,
+                "≤ 1.5",
+                spans_vs_floor <= 1.5,
+            )
+        )
     if memory:
         found.append(
             Verdict("RSS growth over the soak", memory["growth"], "flat (≤ +5 %)", memory["growth"] <= 0.05)
@@ -63,7 +80,19 @@ def verdicts(results: Results, names: Targets, memory: dict[str, float]) -> list
     return found
 
 
-def markdown(results: Results, memory: dict[str, float], settings: dict[str, object], names: Targets) -> str:
+def telemetry_ms(on: Measurement, off: Measurement) -> float:
+    """What telemetry adds to one request's API CPU."""
+    return (on.cpu_ms or 0.0) - (off.cpu_ms or 0.0)
+
+
+def markdown(
+    results: Results,
+    memory: dict[str, float],
+    settings: dict[str, object],
+    names: Targets,
+    telemetry: str = "",
+    spans_vs_floor: float | None = None,
+) -> str:
     lines = [
         "# suppliers benchmark",
         "",
@@ -99,10 +128,18 @@ def markdown(results: Results, memory: dict[str, float], settings: dict[str, obj
         "| Figure | Value | Target | Met |",
         "|---|---:|---|---|",
     ]
-    for verdict in verdicts(results, names, memory):
+    for verdict in verdicts(results, names, memory, spans_vs_floor):
         lines.append(
             f"| {verdict.name} | {verdict.value:.2f} | {verdict.goal} | {'yes' if verdict.met else 'no'} |"
         )
+    if telemetry:
+        lines += [
+            "",
+            "What each piece of telemetry costs beside the SDK's floor (`python -m bench.telemetry`, "
+            "µs of process CPU, the export thread's included):",
+            "",
+            telemetry,
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -143,19 +180,28 @@ def raw(results: Results, memory: dict[str, float], path: Path) -> None:
 
 
 def summary_line(
-    results: Results, memory: dict[str, float], names: Targets, *, workers: int, collector: bool
+    results: Results,
+    memory: dict[str, float],
+    names: Targets,
+    *,
+    workers: int,
+    collector: bool,
+    spans_vs_floor: float | None = None,
 ) -> str:
     at = AT if AT in results[names.post_on] else max(results[names.post_on])
     post, bare = results[names.post_on][at], results[names.post_off][at]
     pg, listing = results[names.ceiling][at], results[names.listing][at]
     ratio = post.rps / pg.rps if pg.rps else 0.0
     cost = 1 - post.rps / bare.rps if bare.rps else 0.0
-    met = sum(v.met for v in verdicts(results, names, memory))
+    judged = verdicts(results, names, memory, spans_vs_floor)
+    met = sum(v.met for v in judged)
     return (
         f"bench: workers={workers} collector={'real' if collector else 'sink'} post_rps={post.rps:.0f} "
         f"pgbench_tps={pg.rps:.0f} ratio={ratio:.2f} telemetry_cost={cost:.3f} "
-        f"cpu_ms_on={post.cpu_ms or 0:.2f} cpu_ms_off={bare.cpu_ms or 0:.2f} p99_ms={post.p99_ms:.1f} "
+        f"cpu_ms_on={post.cpu_ms or 0:.2f} cpu_ms_off={bare.cpu_ms or 0:.2f} "
+        f"telemetry_ms={telemetry_ms(post, bare):.2f} spans_vs_floor={spans_vs_floor or 0:.2f} "
+        f"p99_ms={post.p99_ms:.1f} "
         f"p99_vs_pgbench={post.p99_ms / pg.p99_ms if pg.p99_ms else 0:.1f} "
         f"list_vs_post={listing.rps / post.rps if post.rps else 0:.2f} "
-        f"rss_growth={memory.get('growth', 0):+.3f} targets_met={met}/{len(verdicts(results, names, memory))}"
+        f"rss_growth={memory.get('growth', 0):+.3f} targets_met={met}/{len(judged)}"
     )

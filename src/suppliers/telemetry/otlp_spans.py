@@ -81,8 +81,14 @@ def _any_value(value: Any) -> bytes:
     raise TypeError(f"cannot encode an attribute value of type {type(value).__name__}")
 
 
-# Attribute keys are a small, fixed set: each is encoded once.
+# Attribute keys are a small, fixed set: each is encoded once. So are most values of most keys (a
+# method, a route, a status, the database's address, a statement's text): a key's key-value pairs are
+# kept encoded until it shows more than _VALUES_A_KEY distinct values (ids, paths, timestamps), after
+# which its pairs are encoded each time. Both caches stay bounded by the app's own attribute names.
 _KEYS: dict[str, bytes] = {}
+_PAIRS: dict[tuple[str, type, Any], bytes] = {}  # the type too: True == 1 == 1.0
+_VALUES: dict[str, int] = {}
+_VALUES_A_KEY = 64
 
 
 def _key_value(key: str, value: Any) -> bytes:
@@ -98,11 +104,25 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> bytes:
         return b""
     parts = []
     for key, value in attributes.items():
+        kind = type(value)
+        hashable = kind in _SCALARS
+        if hashable and (pair := _PAIRS.get((key, kind, value))) is not None:
+            parts.append(tag + pair)
+            continue
         try:
-            parts.append(_field(tag, _key_value(key, value)))
+            key_value = _key_value(key, value)
         except (TypeError, ValueError) as error:
             _log.warning("attribute %r left out of the exported span: %s", key, error)
+            continue
+        pair = (_ONE_BYTE[len(key_value)] if len(key_value) < 0x80 else _varint(len(key_value))) + key_value
+        parts.append(tag + pair)
+        if hashable and (seen := _VALUES.get(key, 0)) < _VALUES_A_KEY:
+            _VALUES[key] = seen + 1
+            _PAIRS[(key, kind, value)] = pair
     return b"".join(parts)
+
+
+_SCALARS = frozenset({str, int, bool, float})
 
 
 def _span(span: ReadableSpan) -> bytes:

@@ -41,7 +41,8 @@ tools: ## Build the OpenTelemetry Collector, Prometheus and promtool the stack t
 run: install ## Start the API on :5001 with sample data (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)
 	$(BIN)/suppliers serve
 
-test: install ## Run the whole test suite against real PostgreSQL and Redis
+test: install ## Run the whole test suite against real PostgreSQL and Redis (builds `make tools` first when Go is here)
+	@$(PYTHON) tools/build.py --if-go
 	$(BIN)/pytest
 
 load: install ## Drive load at BASE_URL: make load SCENARIO=high USERS=20 DURATION=2m (reports in reports/load/)

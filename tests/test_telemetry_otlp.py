@@ -323,3 +323,23 @@ def test_the_collector_line_comes_back_once_a_minute_per_endpoint_and_other_comp
     assert not unreachable.filter(failed)  # the consequence, already explained
     assert unreachable.filter(refused_by_collector)  # a different problem: said as it is
     assert unreachable.filter(record("opentelemetry.sdk.trace", "Queue full, dropping %s.", "Span"))
+
+
+def test_workers_sharing_a_directory_say_it_once_between_them(tmp_path: Path) -> None:
+    first, second = (CollectorUnreachable(interval_seconds=60, shared_dir=tmp_path) for _ in range(2))
+    refused = "HTTPConnectionPool(host='localhost', port=4318): Max retries exceeded ([Errno 111] Connection refused)"
+
+    def transient() -> logging.LogRecord:
+        return logging.LogRecord(
+            "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+            logging.WARNING,
+            __file__,
+            1,
+            "Transient error %s encountered while exporting %s batch, retrying in %.2fs.",
+            (refused, "spans", 1.0),
+            None,
+        )
+
+    assert first.filter(transient())
+    assert not second.filter(transient())  # another worker of the same server said it this minute
+    assert not first.filter(transient())

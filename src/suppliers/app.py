@@ -29,7 +29,7 @@ from suppliers.web.requests import MAX_BODY_BYTES, LimitedRequest
 def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     telemetry = telemetry or Telemetry.from_settings(settings)
-    configure_console(settings.log_level)
+    configure_console(settings.log_level, shared_dir=settings.metrics_dir)
     components = build_components(
         settings, tracer=telemetry.tracer("suppliers"), instruments=telemetry.instruments
     )

@@ -6,10 +6,12 @@ so the exporters' own complaints (``opentelemetry.*``) can never loop back into 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sys
 import time
+from pathlib import Path
 
 from opentelemetry import trace
 
@@ -39,12 +41,14 @@ class CollectorUnreachable(logging.Filter):
     With nothing listening on the OTLP endpoint (``make run`` without the compose stack), each
     signal's exporter warns of a "Transient error HTTPConnectionPool(...)" on every retry and then of
     a failed export. This says what it means and what to do, once a minute per endpoint (every
-    signal usually shares one), and swallows the rest.
+    signal usually shares one), and swallows the rest. Workers of one `suppliers serve` share
+    ``shared_dir``: the first to say it leaves a mark there, and the others stay quiet for the minute.
     """
 
-    def __init__(self, interval_seconds: float = 60.0) -> None:
+    def __init__(self, interval_seconds: float = 60.0, *, shared_dir: Path | None = None) -> None:
         super().__init__()
         self.interval_seconds = interval_seconds
+        self.shared_dir = shared_dir
         self._said: dict[str, float] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -60,6 +64,8 @@ class CollectorUnreachable(logging.Filter):
         if now - self._said.get(endpoint, -self.interval_seconds) < self.interval_seconds:
             return False
         self._said[endpoint] = now
+        if not self._first_worker_to_say(endpoint):
+            return False
         record.msg = (
             f"telemetry is not being exported: no OpenTelemetry collector answers at {endpoint}. "
             "Start the stack (cd compose && docker compose up), point OTEL_EXPORTER_OTLP_ENDPOINT at a "
@@ -67,6 +73,21 @@ class CollectorUnreachable(logging.Filter):
         )
         record.args = None
         record.collector_unreachable = True
+        return True
+
+    def _first_worker_to_say(self, endpoint: str) -> bool:
+        if self.shared_dir is None:
+            return True
+        mark = self.shared_dir / ("collector-unreachable-" + re.sub(r"[^\w.-]", "_", endpoint))
+        try:
+            said_at = mark.stat().st_mtime
+        except FileNotFoundError:
+            said_at = None
+        if said_at is not None and time.time() - said_at < self.interval_seconds:
+            return False
+        with contextlib.suppress(OSError):  # nowhere to leave the mark: say it anyway
+            self.shared_dir.mkdir(parents=True, exist_ok=True)
+            mark.touch()
         return True
 
     def _said_lately(self) -> bool:
@@ -119,8 +140,11 @@ class QuietRepeats(logging.Filter):
         return True
 
 
-def configure_console(level: str) -> None:
-    """Send our logs to stderr with trace ids, and the SDK's, throttled. Safe to call again."""
+def configure_console(level: str, *, shared_dir: Path | None = None) -> None:
+    """Send our logs to stderr with trace ids, and the SDK's, throttled. Safe to call again.
+
+    ``shared_dir``: where the workers of one server agree who says that no collector answers.
+    """
     app = logging.getLogger(APP_LOGGER)
     app.setLevel(level.upper())
     sdk = logging.getLogger(SDK_LOGGER)
@@ -130,7 +154,7 @@ def configure_console(level: str) -> None:
             console = logging.StreamHandler(sys.stderr)
             console.setFormatter(TraceContextFormatter())
             if quiet:
-                console.addFilter(CollectorUnreachable())
+                console.addFilter(CollectorUnreachable(shared_dir=shared_dir))
                 console.addFilter(QuietRepeats())
             logger.addHandler(console)
         # These handlers print the records; a root handler (basicConfig) would print them twice.

@@ -112,13 +112,19 @@ async def test_slash_metrics_answers_with_every_workers_series(
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
             return (await http.get("/vendors?limit=1", headers=headers)).status_code
 
-    answers = await asyncio.gather(*(one_request() for _ in range(60)))
-    assert set(answers) == {200}
+    # Rounds of new connections until both workers have served some (the kernel decides who accepts).
+    sent = 0
+    for _ in range(10):
+        answers = await asyncio.gather(*(one_request() for _ in range(30)))
+        assert set(answers) == {200}
+        sent += len(answers)
+        if len(_vendor_requests_by_worker(base_url)) == 2:
+            break
 
     # Whichever worker takes each scrape, the counts are the service's: every request once.
     for _ in range(4):
         by_worker = _vendor_requests_by_worker(base_url)
-        assert sum(by_worker.values()) - before == 60, by_worker
+        assert sum(by_worker.values()) - before == sent, by_worker
     assert len(by_worker) == 2, by_worker  # both workers served, each series told apart
 
 

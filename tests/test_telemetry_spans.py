@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from suppliers.app import create_app
 from suppliers.settings import Settings
+from suppliers.telemetry.http import CLIENT_TEXT_LIMIT
 from suppliers.telemetry.setup import Telemetry
 from tests.conftest import MakeProduct, MakeUser, MakeVendor
 
@@ -236,6 +237,29 @@ async def test_synthetic_traffic_is_marked_from_its_baggage(traced: Traced) -> N
     )
     assert plain_span.attributes is not None and "suppliers.synthetic_request" not in plain_span.attributes
     assert "other" not in tagged_span.attributes
+
+
+async def test_what_a_client_writes_is_kept_on_the_span_only_so_long(traced: Traced) -> None:
+    long = "x" * 5000
+
+    response = await traced.client.get(f"/nowhere/{long}", params={"q": long}, headers={"user-agent": long})
+
+    assert response.status_code == 404
+    [server] = [s for s in traced.trace_of(response) if s.kind is SpanKind.SERVER]
+    assert server.name == "GET"  # no route: named by the method alone, not the path
+    assert server.attributes is not None
+    for attribute in ("url.path", "url.query", "user_agent.original"):
+        assert len(str(server.attributes[attribute])) == CLIENT_TEXT_LIMIT, attribute
+
+
+async def test_a_method_the_conventions_do_not_know_mints_no_new_name_or_series(traced: Traced) -> None:
+    responses = [await traced.client.request(method, "/") for method in ("BREW", "WHEN", "PROPFIND")]
+
+    servers = [s for r in responses for s in traced.trace_of(r) if s.kind is SpanKind.SERVER]
+    assert {s.name for s in servers} == {"HTTP"}
+    assert {(s.attributes or {}).get("http.request.method") for s in servers} == {"_OTHER"}
+    methods = {p.attributes.get("http.request.method") for p in traced.points("http.server.request.duration")}
+    assert "_OTHER" in methods and not methods & {"BREW", "WHEN", "PROPFIND"}
 
 
 async def test_probes_scrapes_and_docs_are_not_traced(traced: Traced) -> None:

@@ -50,6 +50,10 @@ SYNTHETIC_ATTRIBUTE = "suppliers.synthetic_request"
 KNOWN_METHODS = frozenset({"CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE"})
 OTHER_METHOD = "_OTHER"
 
+# What a client writes (path, query, user agent) is kept on the span up to this many characters: a
+# request line of kilobytes must not become kilobytes in every span, export and trace store.
+CLIENT_TEXT_LIMIT = 1024
+
 # Only the headers the propagators read are copied out of the request for them.
 _PROPAGATION_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
 _TYPED_PARAMETER = re.compile(r"\{(\w+):[^}]+\}")
@@ -129,7 +133,7 @@ class ServerSpans:
             if header in _PROPAGATION_HEADERS:
                 carrier[header.decode()] = value.decode("latin-1")
             elif header == b"user-agent":
-                user_agent = value.decode("latin-1")
+                user_agent = value[:CLIENT_TEXT_LIMIT].decode("latin-1")
         parent = propagate.extract(carrier) if carrier else context.Context()
 
         raw_method = scope["method"]
@@ -139,14 +143,14 @@ class ServerSpans:
         version = scope.get("http_version", "1.1")
         attributes: dict[str, Any] = {
             HTTP_REQUEST_METHOD: method,
-            URL_PATH: scope["path"],
+            URL_PATH: scope["path"][:CLIENT_TEXT_LIMIT],
             URL_SCHEME: scheme,
             NETWORK_PROTOCOL_VERSION: version,
         }
         if route is not None:
             attributes[HTTP_ROUTE] = route
         if query := scope.get("query_string"):
-            attributes[URL_QUERY] = query.decode("latin-1")
+            attributes[URL_QUERY] = query[:CLIENT_TEXT_LIMIT].decode("latin-1")
         if client := scope.get("client"):
             attributes[CLIENT_ADDRESS] = client[0]
         if user_agent is not None:

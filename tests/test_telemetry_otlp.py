@@ -290,29 +290,31 @@ def test_telemetry_off_means_no_metrics_route_and_no_trace_header(api: ApiProces
     assert response.status_code == 200 and "traceresponse" not in response.headers
 
 
+# What the SDK's OTLP/HTTP exporters log while nothing listens on the endpoint (SDK 1.45 wording).
+_TRACES = "opentelemetry.exporter.otlp.proto.http.trace_exporter"
+_REFUSED = (
+    "HTTPConnectionPool(host='localhost', port=4318): Max retries exceeded ([Errno 111] Connection refused)"
+)
+_TRANSIENT = "Transient error %s encountered while exporting %s batch, retrying in %.2fs."
+
+
+def sdk_record(logger: str, msg: str, *args: object) -> logging.LogRecord:
+    return logging.LogRecord(logger, logging.WARNING, __file__, 1, msg, args, None)
+
+
 def test_the_collector_line_comes_back_once_a_minute_per_endpoint_and_other_complaints_pass() -> None:
     unreachable = CollectorUnreachable(interval_seconds=60)
-
-    def record(logger: str, msg: str, *args: object) -> logging.LogRecord:
-        return logging.LogRecord(logger, logging.WARNING, __file__, 1, msg, args, None)
-
-    refused = "HTTPConnectionPool(host='localhost', port=4318): Max retries exceeded ([Errno 111] Connection refused)"
-    transient = "Transient error %s encountered while exporting %s batch, retrying in %.2fs."
-    traces = record("opentelemetry.exporter.otlp.proto.http.trace_exporter", transient, refused, "spans", 1.0)
-    metrics = record(
-        "opentelemetry.exporter.otlp.proto.http.metric_exporter", transient, refused, "metrics", 1.0
+    traces = sdk_record(_TRACES, _TRANSIENT, _REFUSED, "spans", 1.0)
+    metrics = sdk_record(
+        "opentelemetry.exporter.otlp.proto.http.metric_exporter", _TRANSIENT, _REFUSED, "metrics", 1.0
     )
-    failed = record(
+    failed = sdk_record(
         "opentelemetry.exporter.otlp.proto.http._log_exporter",
         "Failed to export %s batch due to timeout, max retries or shutdown.",
         "logs",
     )
-    refused_by_collector = record(
-        "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-        "Failed to export %s batch code: %s, reason: %s",
-        "spans",
-        400,
-        "Bad Request",
+    refused_by_collector = sdk_record(
+        _TRACES, "Failed to export %s batch code: %s, reason: %s", "spans", 400, "Bad Request"
     )
 
     assert unreachable.filter(traces)
@@ -322,23 +324,14 @@ def test_the_collector_line_comes_back_once_a_minute_per_endpoint_and_other_comp
     assert not unreachable.filter(metrics)  # same endpoint, within the minute
     assert not unreachable.filter(failed)  # the consequence, already explained
     assert unreachable.filter(refused_by_collector)  # a different problem: said as it is
-    assert unreachable.filter(record("opentelemetry.sdk.trace", "Queue full, dropping %s.", "Span"))
+    assert unreachable.filter(sdk_record("opentelemetry.sdk.trace", "Queue full, dropping %s.", "Span"))
 
 
 def test_workers_sharing_a_directory_say_it_once_between_them(tmp_path: Path) -> None:
     first, second = (CollectorUnreachable(interval_seconds=60, shared_dir=tmp_path) for _ in range(2))
-    refused = "HTTPConnectionPool(host='localhost', port=4318): Max retries exceeded ([Errno 111] Connection refused)"
 
     def transient() -> logging.LogRecord:
-        return logging.LogRecord(
-            "opentelemetry.exporter.otlp.proto.http.trace_exporter",
-            logging.WARNING,
-            __file__,
-            1,
-            "Transient error %s encountered while exporting %s batch, retrying in %.2fs.",
-            (refused, "spans", 1.0),
-            None,
-        )
+        return sdk_record(_TRACES, _TRANSIENT, _REFUSED, "spans", 1.0)
 
     assert first.filter(transient())
     assert not second.filter(transient())  # another worker of the same server said it this minute

@@ -173,8 +173,8 @@ def main() -> int:
         "exporting_to": exporting_to,
     }
     names = Targets(post_on=POST_ON, post_off=POST_OFF, ceiling=PGBENCH, listing=LIST_ON)
-    table = (out / "telemetry.md").read_text()
-    (out / "results.md").write_text(markdown(results, memory, settings, names, table, spans_vs_floor))
+    costs = telemetry_costs.report(span_rows)
+    (out / "results.md").write_text(markdown(results, memory, settings, names, costs, spans_vs_floor))
     raw(results, memory, out / "results.json")
     chart(results, out / "chart.png")
     console.print((out / "results.md").read_text())

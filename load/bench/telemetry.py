@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -39,14 +39,16 @@ os.environ.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http,database")
 
 from google.protobuf.internal import api_implementation  # type: ignore[import-untyped]
 from litestar import Litestar, post
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode_spans
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Tracer
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import CollectorRegistry
@@ -55,10 +57,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from suppliers.embedded.redis import EmbeddedRedis
 from suppliers.inventory.repositories import _WITHDRAWAL
-from suppliers.telemetry.http import ServerSpans
 from suppliers.telemetry.instruments import ACTION, CACHE_RESULT, OUTCOME
-from suppliers.telemetry.otlp_spans import WireSpanExporter
+from suppliers.telemetry.otlp_spans import WireSpanExporter, encode_spans
 from suppliers.telemetry.query_summary import QuerySummaries
+from suppliers.telemetry.setup import Telemetry
 from suppliers.telemetry.spans import on_request_span
 from suppliers.telemetry.tallies import Tally
 
@@ -212,12 +214,12 @@ def request_through(app: Litestar) -> Callable[[], Awaitable[None]]:
     return one
 
 
-def transactions_app() -> Litestar:
+def transactions_app(plugins: Sequence[Any] = ()) -> Litestar:
     @post("/transactions", status_code=201)
     async def record() -> None:
         return None
 
-    return Litestar([record], logging_config=None)
+    return Litestar([record], plugins=list(plugins), logging_config=None)
 
 
 def meters(sink: Sink, *, exemplars: str = "trace_based") -> MeterProvider:
@@ -239,6 +241,7 @@ def floor_rows(sink: Sink) -> tuple[list[Row], float]:
         exported = measure(flushed(sdk, spans_of(sdk.get_tracer("bench"))))
     with provider(WireSpanExporter(endpoint=f"{sink.http}/v1/traces")) as ours:
         wire = measure(flushed(ours, spans_of(ours.get_tracer("bench"))))
+    encoded_by_sdk, encoded_by_us = encoding_samples()
     floor = exported.micros
     return [
         Row("floor", "SDK span, 5 attributes, no processor", alone.micros, alone.spread, None),
@@ -250,7 +253,29 @@ def floor_rows(sink: Sink) -> tuple[list[Row], float]:
             wire.spread,
             wire.micros / floor,
         ),
+        Row("encoding", "the SDK's encoder alone (512-span batches)", *encoded_by_sdk, None),
+        Row("encoding", "our wire encoder alone (512-span batches)", *encoded_by_us, None),
     ], floor
+
+
+def encoding_samples() -> tuple[tuple[float, float], tuple[float, float]]:
+    """µs a span to turn finished spans into request bytes, each encoder alone, in the batches the
+    BatchSpanProcessor hands over (512)."""
+    finished = InMemorySpanExporter()
+    with provider(None, SimpleSpanProcessor(finished)) as tracers:
+        spans_of(tracers.get_tracer("bench"))(LOOPS)
+    spans = finished.get_finished_spans()
+
+    def in_batches(encode: Callable[[Sequence[ReadableSpan]], object]) -> Batch:
+        def run(loops: int) -> None:
+            for start in range(0, loops, 512):
+                encode(spans[start : start + 512])
+
+        return run
+
+    sdk = measure(in_batches(lambda batch: sdk_encode_spans(batch).SerializePartialToString()))
+    ours = measure(in_batches(encode_spans))
+    return (sdk.micros, sdk.spread), (ours.micros, ours.spread)
 
 
 def server_rows(sink: Sink, floor: float, loop: asyncio.AbstractEventLoop) -> list[Row]:
@@ -260,11 +285,7 @@ def server_rows(sink: Sink, floor: float, loop: asyncio.AbstractEventLoop) -> li
     rows = []
     with provider(WireSpanExporter(endpoint=f"{sink.http}/v1/traces")) as tracers:
         traced_app = transactions_app()
-        traced_app.asgi_handler = ServerSpans(
-            traced_app.asgi_handler,
-            tracer=tracers.get_tracer("suppliers.http"),
-            meter=meters(sink).get_meter("b"),
-        )
+        Telemetry(tracer_provider=tracers, meter_provider=meters(sink)).trace_requests(traced_app)
         ours = measure(flushed(tracers, on_loop(loop, request_through(traced_app))), untraced)
         rows.append(
             Row(
@@ -289,15 +310,8 @@ def server_rows(sink: Sink, floor: float, loop: asyncio.AbstractEventLoop) -> li
             )
         )
 
-        @post("/transactions", status_code=201)
-        async def record() -> None:
-            return None
-
         generic = measure(
-            flushed(
-                tracers,
-                on_loop(loop, request_through(Litestar([record], plugins=[plugin], logging_config=None))),
-            ),
+            flushed(tracers, on_loop(loop, request_through(transactions_app(plugins=[plugin])))),
             untraced,
         )
         rows.append(
@@ -451,6 +465,11 @@ def costliest_span_vs_floor(rows: list[Row]) -> float:
     )
 
 
+def report(rows: list[Row]) -> str:
+    """The protobuf backend and the table, as `make bench` puts them in results.md."""
+    return f"protobuf backend: `{api_implementation.Type()}`\n\n{table(rows)}\n"
+
+
 def table(rows: list[Row]) -> str:
     lines = [
         "| kind | what | µs CPU | spread (IQR) | ÷ floor |",
@@ -511,7 +530,7 @@ def run(out: Path | None = None) -> list[Row]:
             progress.update(task, description=f"telemetry: {name}")
             rows.extend(step())
             progress.advance(task)
-    text = f"protobuf backend: `{backend}`\n\n{table(rows)}\n"
+    text = report(rows)
     print(text)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -88,9 +88,9 @@ def create_app(settings: Settings | None = None, *, telemetry: Telemetry | None 
     return app
 
 
-def serve_app() -> Litestar:
-    """The app as `suppliers serve` runs it in each worker: built, then the process tuned for serving."""
-    app = create_app()
+def serve_app(settings: Settings | None = None) -> Litestar:
+    """The app as `suppliers serve` runs it in each process: built, then the process tuned for serving."""
+    app = create_app(settings)
     tune_garbage_collector()
     return app
 

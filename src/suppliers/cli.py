@@ -91,11 +91,10 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
     signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
-    from suppliers.app import create_app
+    from suppliers.app import serve_app
     from suppliers.auth.secret import development_secret, signing_secret
     from suppliers.data.seeding import ensure_demo_users, seed_if_empty
     from suppliers.db.migrations import upgrade
-    from suppliers.runtime import tune_garbage_collector
 
     settings = settings.with_overrides(host=args.host or settings.host, port=args.port or settings.port)
     if settings.jwt_secret is None and settings.environment == "development":
@@ -126,9 +125,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
             "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
         }
         if live.processes == 1:
-            app = create_app(live)
-            tune_garbage_collector()
-            uvicorn.run(app, **options)
+            uvicorn.run(serve_app(live), **options)
             return
         # Each worker is a fresh interpreter (spawned) that builds its own app, pool and telemetry
         # providers from the environment: hand it the settings this process resolved (the embedded

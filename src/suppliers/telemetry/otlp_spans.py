@@ -5,8 +5,9 @@ The SDK's exporter builds a tree of protobuf message objects for every span (a `
 costs after it ends (see ``python -m bench.telemetry``), paid on the export thread but on the same
 cores, under the same GIL, as the requests. The OTLP trace messages are small and stable, so this
 module writes their bytes in one pass instead: the same ``ExportTraceServiceRequest`` (the tests
-parse both encodings and compare them), at a third of the CPU. Everything else (endpoint, headers,
-compression, retries, timeouts, the ``OTEL_EXPORTER_OTLP_*`` variables) is the SDK exporter's own.
+parse both encodings and compare them), for about a quarter of the CPU (bench.telemetry's encoding
+rows). Everything else (endpoint, headers, compression, retries, timeouts, the
+``OTEL_EXPORTER_OTLP_*`` variables) is the SDK exporter's own.
 
 Field numbers are those of opentelemetry/proto/trace/v1/trace.proto and common/v1/common.proto.
 """

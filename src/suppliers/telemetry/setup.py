@@ -118,8 +118,8 @@ class Telemetry:
         # meet in settings.metrics_dir: see worker_metrics.py). A worker started some other way,
         # with nowhere to meet, has no /metrics: OTLP (each worker its own service.instance.id) is
         # then the metrics path, and a scrape would read one worker's counters as the service's.
-        shared = settings.processes > 1 and settings.metrics_dir is not None
-        registry = CollectorRegistry(auto_describe=True) if settings.processes == 1 or shared else None
+        meeting = settings.metrics_dir if settings.processes > 1 else None
+        registry = CollectorRegistry(auto_describe=True) if settings.processes == 1 or meeting else None
         if registry is not None:
             readers.append(PrometheusMetricReader(registry=registry))
         meter_provider = SdkMeterProvider(resource=resource, metric_readers=readers)
@@ -127,10 +127,10 @@ class Telemetry:
         for log_exporter in log_exporters(settings):
             logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
         workers = None
-        if shared and registry is not None and settings.metrics_dir is not None:
+        if meeting is not None and registry is not None:
             from suppliers.telemetry.worker_metrics import WorkerMetrics
 
-            workers = WorkerMetrics(registry, settings.metrics_dir, instance_id)
+            workers = WorkerMetrics(registry, meeting, instance_id)
             workers.start()
         return cls(
             tracer_provider=tracer_provider,

@@ -80,6 +80,8 @@ class WorkerMetrics:
 
     def scrape(self) -> bytes:
         """Every live worker's metrics in one exposition, each series labelled with its worker."""
+        # Its own series go through text too, as the siblings' do: families arrive under one naming
+        # (counters without _total) and merge by name.
         texts = {self.instance_id: generate_latest(self.registry).decode()}
         for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
             instance = path.name.removesuffix(_SUFFIX)

@@ -50,6 +50,18 @@ class ServerProcess:
             stop_process(self._process)
             self._process = None
 
+    def kill(self) -> None:
+        """SIGKILL: a process that dies without a chance to finish anything."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, f"{self.what} is not running"
+        return self._process.pid
+
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
@@ -82,13 +94,6 @@ class ApiProcess(ServerProcess):
 
     def environment(self) -> Mapping[str, str]:
         return self._env
-
-    def kill(self) -> None:
-        """SIGKILL: a replica that dies without a chance to finish anything."""
-        if self._process is not None:
-            self._process.kill()
-            self._process.wait()
-            self._process = None
 
 
 def start_and_wait(

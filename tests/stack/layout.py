@@ -13,6 +13,7 @@ COMPOSE_DIR = REPO_ROOT / "compose"
 COMPOSE_FILE = COMPOSE_DIR / "compose.yaml"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 COLLECTOR_CONFIG = REPO_ROOT / "otel-collector.yaml"
+GATEWAY_CONFIG = REPO_ROOT / "otel-gateway.yaml"
 PROMETHEUS_CONFIG = COMPOSE_DIR / "prometheus" / "prometheus.yml"
 RULES_DIR = COMPOSE_DIR / "prometheus" / "rules"
 TEMPO_CONFIG = COMPOSE_DIR / "tempo" / "tempo.yaml"
@@ -85,5 +86,5 @@ _COLLECTOR_VARIABLE = re.compile(r"\$\{env:(\w+):-([^}]*)\}")
 
 
 def collector_default(value: str) -> str:
-    """``${env:NAME:-default}`` in otel-collector.yaml → ``default``: the value under compose."""
+    """``${env:NAME:-default}`` in a collector file → ``default``: the value under compose."""
     return _COLLECTOR_VARIABLE.sub(lambda m: m.group(2), value)

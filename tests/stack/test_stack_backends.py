@@ -8,6 +8,7 @@ from typing import Any
 from .layout import (
     COLLECTOR_CONFIG,
     DOCKERFILE,
+    GATEWAY_CONFIG,
     LOKI_CONFIG,
     REPO_ROOT,
     TEMPO_CONFIG,
@@ -29,9 +30,9 @@ def test_tempo_receives_otlp_on_all_interfaces() -> None:
     protocols = load_yaml(TEMPO_CONFIG)["distributor"]["receivers"]["otlp"]["protocols"]
     assert protocols["grpc"]["endpoint"] == "0.0.0.0:4317"
     assert protocols["http"]["endpoint"] == "0.0.0.0:4318"
-    # The collector exports traces to that gRPC port.
-    collector = load_yaml(COLLECTOR_CONFIG)
-    assert collector_default(collector["exporters"]["otlp_grpc/tempo"]["endpoint"]) == "tempo:4317"
+    # The gateways export the traces they keep to that gRPC port.
+    gateway = load_yaml(GATEWAY_CONFIG)
+    assert collector_default(gateway["exporters"]["otlp_grpc/tempo"]["endpoint"]) == "tempo:4317"
 
 
 def test_tempo_stores_under_the_volume_and_keeps_a_retention() -> None:
@@ -45,12 +46,13 @@ def test_tempo_stores_under_the_volume_and_keeps_a_retention() -> None:
 
 
 def test_span_metrics_have_one_source_only() -> None:
-    """The collector's connectors generate them, so Tempo's metrics-generator stays off."""
+    """The gateways' connectors generate them from every span, so Tempo's metrics-generator stays off
+    (it would also see only the sampled traces)."""
     tempo: dict[str, Any] = load_yaml(TEMPO_CONFIG)
     assert tempo["overrides"]["defaults"]["metrics_generator"]["processors"] == []
     assert "metrics_generator" not in tempo
-    collector = load_yaml(COLLECTOR_CONFIG)
-    assert {"span_metrics", "service_graph"} <= set(collector["connectors"])
+    gateway = load_yaml(GATEWAY_CONFIG)
+    assert {"span_metrics", "service_graph"} <= set(gateway["connectors"])
 
 
 def test_loki_accepts_otlp_with_structured_metadata() -> None:

@@ -22,9 +22,11 @@ from .layout import (
     COMPOSE_FILE,
     DOCKERFILE,
     ENV_EXAMPLE,
+    PROMETHEUS_CONFIG,
     REPO_ROOT,
     interpolated_variables,
     load_mapping,
+    load_yaml,
     with_defaults,
 )
 
@@ -40,6 +42,8 @@ PINNED_IMAGES = {
     "balancer": "nginx:1.30.4-alpine",
     "otel-collector": "otel/opentelemetry-collector-contrib:0.152.0",
     "otel-collector-ready": "busybox:1.37.0",
+    "otel-gateway": "otel/opentelemetry-collector-contrib:0.152.0",
+    "otel-gateway-ready": "busybox:1.37.0",
     "prometheus": "prom/prometheus:v3.14.0",
     "tempo": "grafana/tempo:3.0.3",
     "loki": "grafana/loki:3.7.6",
@@ -139,9 +143,9 @@ REQUIRED_HOST_PORTS = {
 }
 
 # Run once and exit: `restart: "no"`, waited for with service_completed_successfully.
-ONE_SHOT_SERVICES = {"migrate", "otel-collector-ready"}
+ONE_SHOT_SERVICES = {"migrate", "otel-collector-ready", "otel-gateway-ready"}
 # Started, with nothing inside to probe it: what needs it waits for its one-shot waiter instead.
-WAITED_FOR_BY = {"otel-collector": "otel-collector-ready"}
+WAITED_FOR_BY = {"otel-collector": "otel-collector-ready", "otel-gateway": "otel-gateway-ready"}
 
 API_ENVIRONMENT = {
     "SUPPLIERS_PLAYGROUND": "true",
@@ -232,6 +236,11 @@ def test_start_order(services: dict[str, Any]) -> None:
         "redis": "service_healthy",
         "prometheus": "service_healthy",
         "loki": "service_healthy",
+        "otel-gateway-ready": "service_completed_successfully",
+    }
+    gateway = services["otel-gateway"]["depends_on"]
+    assert {target: spec["condition"] for target, spec in gateway.items()} == {
+        "prometheus": "service_healthy",
         "tempo": "service_healthy",
     }
 
@@ -417,11 +426,24 @@ def test_grafana_is_viewable_without_login_and_admin_comes_from_the_environment(
     assert environment["GF_SECURITY_ADMIN_PASSWORD"] == "${GF_ADMIN_PASSWORD:-admin_password123}"
 
 
-def test_collector_service(services: dict[str, Any]) -> None:
-    collector = services["otel-collector"]
-    assert "../otel-collector.yaml:/etc/otelcol-contrib/config.yaml:ro" in collector["volumes"]
+@pytest.mark.parametrize(
+    ("service", "config"), [("otel-collector", "otel-collector.yaml"), ("otel-gateway", "otel-gateway.yaml")]
+)
+def test_collector_service(services: dict[str, Any], service: str, config: str) -> None:
+    collector = services[service]
+    assert f"../{config}:/etc/otelcol-contrib/config.yaml:ro" in collector["volumes"]
     assert collector["command"] == ["--config=/etc/otelcol-contrib/config.yaml"]
     assert with_defaults(collector["mem_limit"]) == "512m"
+
+
+def test_the_gateways_can_scale(services: dict[str, Any]) -> None:
+    """`--scale otel-gateway=N` needs no fixed name or host port; DNS lists the replicas."""
+    gateway = services["otel-gateway"]
+    assert "container_name" not in gateway and "ports" not in gateway
+    jobs = {job["job_name"]: job for job in load_yaml(PROMETHEUS_CONFIG)["scrape_configs"]}
+    assert jobs["otel-gateway"]["dns_sd_configs"] == [
+        {"names": ["otel-gateway"], "type": "A", "port": 8888, "refresh_interval": "30s"}
+    ]
 
 
 def test_prometheus_flags(services: dict[str, Any]) -> None:

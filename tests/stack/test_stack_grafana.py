@@ -127,6 +127,13 @@ COLLECTOR_METRICS = {
     "otelcol_process_memory_rss_bytes",
     "otelcol_process_runtime_heap_alloc_bytes",
     "otelcol_process_uptime_seconds_total",
+    # the gateways' tail_sampling processor and the agent's loadbalancing exporter
+    "otelcol_processor_tail_sampling_count_traces_sampled_total",
+    "otelcol_processor_tail_sampling_global_count_traces_sampled_total",
+    "otelcol_processor_tail_sampling_sampling_traces_on_memory",
+    "otelcol_processor_tail_sampling_sampling_trace_removal_age_seconds_bucket",
+    "otelcol_loadbalancer_backend_outcome_total",
+    "otelcol_loadbalancer_num_backends",
     # Prometheus itself
     "up",
 }

@@ -1,16 +1,21 @@
 """The stack running for real: API → the real collector → the real Prometheus, every expression answered.
 
 Run here as in compose, at compose's versions (`make tools` builds them): the API on real PostgreSQL
-and Redis under a mixed load exports OTLP to the collector running the shipped otel-collector.yaml;
-the collector scrapes PostgreSQL (as the `otel_monitor` role that compose/postgres/10-otel-monitor.sh
-creates), Redis and this host, derives span metrics and the service graph, and pushes metrics to
-Prometheus 3 started with compose's flags and compose/prometheus/prometheus.yml. Tempo and Loki
-cannot run here (AGPL, not built; no Docker): the project's own OTLP receiver takes their place and
-must receive the spans and logs.
+and Redis under a mixed load exports OTLP to the agent collector running the shipped
+otel-collector.yaml; the agent scrapes PostgreSQL (as the `otel_monitor` role that
+compose/postgres/10-otel-monitor.sh creates), Redis and this host and routes the spans to a gateway
+running otel-gateway.yaml, which derives span metrics and the service graph and tail-samples; both
+push metrics to Prometheus 3 started with compose's flags and compose/prometheus/prometheus.yml.
+Tempo and Loki cannot run here (AGPL, not built; no Docker): the project's own OTLP receiver takes
+their place and must receive the spans and logs. (Two gateways and the sampling itself:
+test_stack_sampling.py.)
 
 What differs from compose, and why (everything else is the shipped files as they are):
-  * endpoints are loopback ports, set through the collector's ${env:…} variables and, for
-    Prometheus, by rewriting the scrape targets (its file has no variables);
+  * endpoints are loopback ports, set through the collectors' ${env:…} variables and, for
+    Prometheus, by rewriting the scrape targets (its file has no variables); the agent finds the
+    gateway at 127.0.0.1 instead of asking DNS for `otel-gateway`;
+  * the gateway keeps half of the ordinary traces (compose: 10 %), so the stand-in for Tempo sees
+    both decisions in a short run, and decides 2 s after a trace's first span (compose: 10 s);
   * intervals are seconds instead of 15-30 s (the collector's COLLECTOR_METRICS_INTERVAL, the API's
     OTEL_METRIC_EXPORT_INTERVAL, Prometheus' scrape/evaluation and rule-group intervals), so a
     bounded test sees several samples;
@@ -46,10 +51,10 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     ScopeMetrics,
 )
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
 
 from suppliers.embedded.postgres import bin_dir, free_port
-from tests.collector_process import CollectorProcess
+from tests.collector_process import COLLECTOR_CONFIG, GATEWAY_CONFIG, CollectorProcess
 from tests.otlp_receiver import REFUSE_MARK, OtlpReceiver, attributes
 from tests.prometheus_server import PrometheusServer
 from tests.servers import ApiProcess
@@ -89,7 +94,10 @@ DEPENDS_ON_THE_HOST = {
 }
 
 # The memory_limiter works in percent of the container's limit (compose `mem_limit`).
-MEMORY_LIMITER = load_mapping(COMPOSE_DIR.parent / "otel-collector.yaml")["processors"]["memory_limiter"]
+MEMORY_LIMITERS = {
+    service: load_mapping(config)["processors"]["memory_limiter"]
+    for service, config in (("otel-collector", COLLECTOR_CONFIG), ("otel-gateway", GATEWAY_CONFIG))
+}
 
 SIGNAL_ITEMS = ("spans", "metric_points", "log_records")
 
@@ -113,6 +121,7 @@ def as_verdict(expr: str) -> str:
 class LiveStack:
     api: ApiProcess
     collector: CollectorProcess
+    gateway: CollectorProcess
     prometheus: PrometheusServer
     backends: OtlpReceiver
     started_at: float
@@ -132,20 +141,23 @@ def fast_rules(workdir: Path) -> list[Path]:
 
 
 def stack_prometheus_config(
-    workdir: Path, *, prometheus_port: int, collector: CollectorProcess
+    workdir: Path, *, prometheus_port: int, collector: CollectorProcess, gateways: list[CollectorProcess]
 ) -> dict[str, Any]:
+    """compose's prometheus.yml with its targets here: static ones mapped, DNS-found gateways listed."""
     config = load_mapping(PROMETHEUS_CONFIG)
     config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = "1s"
     config["rule_files"] = [str(path) for path in fast_rules(workdir)]
     here = {
-        "localhost:9090": f"127.0.0.1:{prometheus_port}",
-        "otel-collector:8888": f"127.0.0.1:{collector.telemetry_port}",
+        "localhost:9090": [f"127.0.0.1:{prometheus_port}"],
+        "otel-collector:8888": [f"{collector.host}:{collector.telemetry_port}"],
+        "otel-gateway:8888": [f"{gateway.host}:{gateway.telemetry_port}" for gateway in gateways],
     }
     jobs = []
     for job in config["scrape_configs"]:
-        targets = [target for static in job["static_configs"] for target in static["targets"]]
+        targets = [target for static in job.get("static_configs", []) for target in static["targets"]]
+        targets += [f"{name}:{found['port']}" for found in job.pop("dns_sd_configs", []) for name in found["names"]]
         if all(target in here for target in targets):
-            jobs.append({**job, "static_configs": [{"targets": [here[t] for t in targets]}]})
+            jobs.append({**job, "static_configs": [{"targets": [t for target in targets for t in here[target]]}]})
     config["scrape_configs"] = jobs
     return config
 
@@ -198,6 +210,7 @@ def send_refused_telemetry(collector: CollectorProcess) -> None:
         name="refused",
         start_time_unix_nano=now,
         end_time_unix_nano=now + 1000,
+        status=Status(code=Status.STATUS_CODE_ERROR),  # kept by the gateway's sampler: it must reach Tempo
     )
     requests: dict[str, Serializable] = {
         "/v1/traces": ExportTraceServiceRequest(
@@ -261,6 +274,20 @@ async def stack(
     cache = urllib.parse.urlsplit(redis_url)
     prometheus_port = free_port()
     with OtlpReceiver(with_grpc=True, refuse_marked=True) as backends:
+        prometheus_otlp = f"http://127.0.0.1:{prometheus_port}/api/v1/otlp"
+        gateway = CollectorProcess(
+            workdir,
+            {
+                **compose_environment("otel-gateway"),
+                "COLLECTOR_METRICS_INTERVAL": "2s",
+                "SAMPLING_REST_PERCENT": "50",
+                "SAMPLING_DECISION_WAIT": "2s",
+                "TEMPO_OTLP_ENDPOINT": backends.grpc_endpoint,
+                "PROMETHEUS_OTLP_ENDPOINT": prometheus_otlp,
+            },
+            config=GATEWAY_CONFIG,
+            name="otel-gateway",
+        )
         collector = CollectorProcess(
             workdir,
             {
@@ -270,14 +297,18 @@ async def stack(
                 "REDIS_ENDPOINT": f"{cache.hostname}:{cache.port}",
                 "HOST_METRICS_ROOT_PATH": "/",
                 "COLLECTOR_METRICS_INTERVAL": "2s",
-                "TEMPO_OTLP_ENDPOINT": backends.grpc_endpoint,
+                "GATEWAY_HOSTNAME": gateway.host,
+                "GATEWAY_OTLP_PORT": str(gateway.otlp_grpc_port),
                 "LOKI_OTLP_ENDPOINT": f"{backends.endpoint}/otlp",
-                "PROMETHEUS_OTLP_ENDPOINT": f"http://127.0.0.1:{prometheus_port}/api/v1/otlp",
+                "PROMETHEUS_OTLP_ENDPOINT": prometheus_otlp,
             },
+            name="otel-collector",
         )
         prometheus = PrometheusServer.as_in_compose(
             workdir,
-            config=stack_prometheus_config(workdir, prometheus_port=prometheus_port, collector=collector),
+            config=stack_prometheus_config(
+                workdir, prometheus_port=prometheus_port, collector=collector, gateways=[gateway]
+            ),
             command=[str(with_defaults(flag)) for flag in compose_services()["prometheus"]["command"]],
             port=prometheus_port,
         )
@@ -300,6 +331,7 @@ async def stack(
         started_at = time.time()
         try:
             prometheus.start()
+            gateway.start()
             collector.start()
             api.start()
             await drive_mixed_load(api.base_url, db, seconds=20)
@@ -309,12 +341,14 @@ async def stack(
                 'traces_service_graph_request_total{server="redis"}',
                 "job:http_server_requests_slower_than_500ms:ratio_rate5m",
                 *(f"count_over_time(otelcol_exporter_send_failed_{s}_total[1m]) > 1" for s in SIGNAL_ITEMS),
+                'otelcol_processor_tail_sampling_count_traces_sampled_total{decision="not_sampled"}',
             ):
                 prometheus.wait_for(expr, timeout=30)
-            yield LiveStack(api, collector, prometheus, backends, started_at)
+            yield LiveStack(api, collector, gateway, prometheus, backends, started_at)
         finally:
             api.stop()
             collector.stop()
+            gateway.stop()
             prometheus.stop()
 
 
@@ -392,7 +426,8 @@ def test_grafana_service_map_table_series_exist(stack: LiveStack) -> None:
 def test_collector_metrics_used_by_the_stack_are_the_names_it_serves(stack: LiveStack) -> None:
     served = {
         re.sub(r"_(bucket|sum|count)$", "", line.split("{")[0].split(" ")[0])
-        for line in stack.collector.own_metrics().splitlines()
+        for collector in (stack.collector, stack.gateway)
+        for line in collector.own_metrics().splitlines()
         if line.startswith("otelcol_")
     }
     used = {name for e in all_expressions() for name in e.base_metrics if name.startswith("otelcol_")}
@@ -414,13 +449,12 @@ def test_promtool_unit_tests_feed_only_series_the_real_stack_has(stack: LiveStac
     assert not missing, f"promtool tests feed series the real stack does not have: {missing}"
 
 
-def test_collector_memory_stays_under_its_memory_limiter_limit(stack: LiveStack) -> None:
-    mem_limit = str(with_defaults(compose_services()["otel-collector"]["mem_limit"]))
+@pytest.mark.parametrize("service", sorted(MEMORY_LIMITERS))
+def test_collector_memory_stays_under_its_memory_limiter_limit(stack: LiveStack, service: str) -> None:
+    mem_limit = str(with_defaults(compose_services()[service]["mem_limit"]))
     assert mem_limit.endswith("m")
-    limit_bytes = int(mem_limit[:-1]) * 2**20 * MEMORY_LIMITER["limit_percentage"] / 100
-    [peak] = stack.prometheus.query(
-        'max_over_time(otelcol_process_memory_rss_bytes{job="otel-collector"}[10m])'
-    )
+    limit_bytes = int(mem_limit[:-1]) * 2**20 * MEMORY_LIMITERS[service]["limit_percentage"] / 100
+    [peak] = stack.prometheus.query(f'max_over_time(otelcol_process_memory_rss_bytes{{job="{service}"}}[10m])')
     assert 0 < float(peak["value"][1]) < limit_bytes, f"peak RSS {float(peak['value'][1]) / 2**20:.0f} MiB"
 
 
@@ -455,7 +489,7 @@ def test_infrastructure_metrics_describe_the_host_and_the_servers(stack: LiveSta
 
 
 def test_collector_log_has_no_deprecation_and_no_error_but_the_refusals(stack: LiveStack) -> None:
-    lines = stack.collector.log().splitlines()
+    lines = stack.collector.log().splitlines() + stack.gateway.log().splitlines()
     assert not [line for line in lines if "deprecat" in line.lower()]
     errors = [line for line in lines if "\terror\t" in line]
     refused = [

@@ -57,6 +57,9 @@ class ServerProcess:
             self._process.wait()
             self._process = None
 
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
     @property
     def pid(self) -> int:
         assert self._process is not None, f"{self.what} is not running"

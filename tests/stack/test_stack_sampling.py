@@ -1,0 +1,432 @@
+"""Tail sampling on two gateways, for real: the API → one agent → two gateways → two Tempo stand-ins.
+
+The shipped otel-collector.yaml (agent) and otel-gateway.yaml (gateways) run with compose's sampling
+defaults (errors, 5xx, slow ≥ 500 ms and playground traces kept; 10 % of the rest; 1 % of synthetic
+load). The agent finds the gateways as in compose, by asking DNS for `otel-gateway`: it runs in a
+private mount namespace whose /etc/hosts lists the two gateways (127.0.0.2 and 127.0.0.3, one port),
+so a gateway's line can be removed the way Docker's DNS stops listing a stopped container.
+
+The load is known trace by trace: every response names its trace (`traceresponse`), so the test knows
+each trace's kind and can check each one against what the stand-ins received. Midway, gateway B is
+SIGKILLed and dropped from DNS; the agent must re-route B's share to A within a stated bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import shutil
+import subprocess
+import time
+import urllib.parse
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from suppliers.embedded.postgres import free_port
+from tests.collector_process import GATEWAY_CONFIG, CollectorProcess
+from tests.otlp_receiver import OtlpReceiver, attributes
+from tests.servers import ApiProcess
+from tests.toolchain import require_tool
+
+from .layout import compose_environment, load_mapping, with_defaults
+from .mixed_load import transaction_body
+
+SERVER_KIND = 2  # Span.SpanKind.SPAN_KIND_SERVER
+GATEWAYS = {"a": "127.0.0.2", "b": "127.0.0.3"}
+# Compose's sampling defaults: the test runs them as shipped.
+SLOW_MS = int(with_defaults(compose_environment("otel-gateway")["SAMPLING_SLOW_MS"]))
+REST_SHARE = float(with_defaults(compose_environment("otel-gateway")["SAMPLING_REST_PERCENT"])) / 100
+SYNTHETIC_SHARE = float(with_defaults(compose_environment("otel-gateway")["SAMPLING_SYNTHETIC_PERCENT"])) / 100
+# The agent re-asks DNS every GATEWAY_RESOLVE_INTERVAL (5 s); Go re-reads /etc/hosts at most every
+# 5 s; a batch already on its way to the dead gateway is retried there for 5 s before the ring sees
+# it again. So B's share should reach A within ~15 s of the kill; 20 s is the bound asserted.
+FAILOVER_BOUND_S = 20.0
+BEFORE_KILL_S = 20.0
+AFTER_KILL_S = 30.0
+MEMORY_LIMIT_PERCENT = load_mapping(GATEWAY_CONFIG)["processors"]["memory_limiter"]["limit_percentage"]
+
+
+@dataclass
+class Sent:
+    """A request of the load and the trace it made."""
+
+    trace_id: str
+    kind: str  # fast, refusal, synthetic, error, slow
+    sent_at: float
+    status: int
+
+
+@dataclass
+class BeforeTheKill:
+    """Read once the first half of the load was exported, both gateways alive."""
+
+    traces_sent: int
+    new_trace_ids: dict[str, float]  # per gateway
+    span_metric_calls: dict[tuple[str, str], int]
+    api_requests: dict[tuple[str, str], int]
+
+
+@dataclass
+class Run:
+    sent: list[Sent]
+    killed_at: float
+    before: BeforeTheKill
+    receivers: dict[str, OtlpReceiver]
+    metrics: OtlpReceiver
+    agent: CollectorProcess
+    gateways: dict[str, CollectorProcess]
+    agent_metrics: str
+    figures: dict[str, Any] = field(default_factory=dict)
+
+    def traces_at(self, name: str) -> dict[str, list[Any]]:
+        found: dict[str, list[Any]] = defaultdict(list)
+        for _, span in self.receivers[name].spans():
+            found[span.trace_id.hex()].append(span)
+        return found
+
+
+def mount_namespace_works() -> bool:
+    if shutil.which("unshare") is None:
+        return False
+    done = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, timeout=10, check=False
+    )
+    return done.returncode == 0
+
+
+def write_hosts(path: Path, gateways: list[str]) -> None:
+    """Rewritten in place: the agent's /etc/hosts is a bind mount of this very inode."""
+    lines = ["127.0.0.1 localhost", *(f"{address} otel-gateway" for address in gateways)]
+    with path.open("r+" if path.exists() else "w") as hosts:
+        hosts.seek(0)
+        hosts.write("\n".join(lines) + "\n")
+        hosts.truncate()
+
+
+def peak_rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+def counter(text: str, name: str, **labels: str) -> float:
+    """Sum of a counter's samples in Prometheus text whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        if all(f'{key}="{value}"' in line for key, value in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+async def drive(api: ApiProcess, db: asyncpg.Pool, seconds: float, sent: list[Sent]) -> None:
+    """Rounds of the mix until ``seconds`` pass: each response's trace recorded with its kind."""
+    vendor = uuid.uuid4()
+    await db.execute("INSERT INTO vendors (id, qualification) VALUES ($1, 'B')", vendor)
+    plenty, scarce = uuid.uuid4(), uuid.uuid4()
+    for product, quantity in ((plenty, 10_000_000), (scarce, 1)):
+        await db.execute(
+            "INSERT INTO products (id, name, price, quantity, required_qualification) VALUES ($1, $2, $3, $4, 'C')",
+            product,
+            f"sampling {product.hex[:8]}",
+            Decimal("1.00"),
+            quantity,
+        )
+    async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
+        token = (await http.post("/login/token", data={"username": "a", "password": "a"})).json()
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+
+        async def call(kind: str, method: str, url: str, **options: Any) -> None:
+            response = await http.request(method, url, **options)
+            trace_id = response.headers["traceresponse"].split("-")[1]
+            sent.append(Sent(trace_id, kind, time.monotonic(), response.status_code))
+
+        ends = time.monotonic() + seconds
+        rounds = 0
+        while time.monotonic() < ends:
+            calls = [
+                *(
+                    call("fast", "POST", "/transactions", json=transaction_body(plenty, vendor_id=vendor), headers=auth)
+                    for _ in range(3)
+                ),
+                call(
+                    "refusal",
+                    "POST",
+                    "/transactions",
+                    json=transaction_body(scarce, quantity=1000, vendor_id=vendor),
+                    headers=auth,
+                ),
+                call("fast", "GET", "/hello?delay=0"),
+                *(call("synthetic", "GET", "/hello?delay=0", headers={"baggage": "synthetic_request=true"}) for _ in range(2)),
+                call("error", "GET", "/playground/error"),
+            ]
+            if rounds % 4 == 0:
+                calls.append(call("slow", "GET", f"/hello?delay={SLOW_MS / 1000 + 0.1}"))
+            await asyncio.gather(*calls)
+            rounds += 1
+
+
+async def exported_before_the_kill(
+    sent: list[Sent], metrics: OtlpReceiver, gateways: dict[str, CollectorProcess]
+) -> BeforeTheKill:
+    """Wait until the gateways' span metrics have caught up with the API's own counts, then read both."""
+    spans: dict[tuple[str, str], int] = {}
+    api: dict[tuple[str, str], int] = {}
+    deadline = time.monotonic() + 30  # the API's 1 s export, the agent's 5 s batches, 1 s flushes
+    while time.monotonic() < deadline:
+        await asyncio.sleep(1)
+        spans, api = calls_by_route(metrics)
+        if spans and spans == api:
+            break
+    await asyncio.sleep(2)  # the decisions' own counters lag the span metrics by a flush at most
+    new = {
+        name: counter(gateway.own_metrics(), "otelcol_processor_tail_sampling_new_trace_id_received_total")
+        for name, gateway in gateways.items()
+    }
+    return BeforeTheKill(len({s.trace_id for s in sent}), new, spans, api)
+
+
+@pytest.fixture(scope="module")
+async def run(
+    database_url: str, redis_url: str, db: asyncpg.Pool, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Run]:
+    require_tool("otelcol")
+    if not mount_namespace_works():
+        pytest.skip("needs `unshare --mount` (root) to give the agent its own /etc/hosts, as DNS in compose")
+    workdir = tmp_path_factory.mktemp("sampling")
+    hosts = workdir / "hosts"
+    write_hosts(hosts, list(GATEWAYS.values()))
+    database = urllib.parse.urlsplit(database_url)
+    cache = urllib.parse.urlsplit(redis_url)
+    otlp_port = free_port()
+    with OtlpReceiver() as metrics, OtlpReceiver(with_grpc=True) as tempo_a, OtlpReceiver(with_grpc=True) as tempo_b:
+        receivers = {"a": tempo_a, "b": tempo_b}
+        gateways = {
+            name: CollectorProcess(
+                workdir,
+                {
+                    **compose_environment("otel-gateway"),
+                    "COLLECTOR_METRICS_INTERVAL": "1s",
+                    "TEMPO_OTLP_ENDPOINT": receivers[name].grpc_endpoint,
+                    "PROMETHEUS_OTLP_ENDPOINT": metrics.endpoint,
+                },
+                config=GATEWAY_CONFIG,
+                name=f"gateway-{name}",
+                host=address,
+                otlp_grpc_port=otlp_port,
+            )
+            for name, address in GATEWAYS.items()
+        }
+        agent = CollectorProcess(
+            workdir,
+            {
+                **compose_environment("otel-collector"),
+                "POSTGRES_ENDPOINT": f"{database.hostname}:{database.port}",
+                "POSTGRES_DB": database.path.lstrip("/"),
+                "REDIS_ENDPOINT": f"{cache.hostname}:{cache.port}",
+                "HOST_METRICS_ROOT_PATH": "/",
+                "GATEWAY_OTLP_PORT": str(otlp_port),
+                "PROMETHEUS_OTLP_ENDPOINT": metrics.endpoint,
+                "LOKI_OTLP_ENDPOINT": metrics.endpoint,
+            },
+            name="agent",
+            wrapper=[
+                "unshare", "--mount", "--propagation", "private",
+                "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts),
+            ],
+        )  # fmt: skip
+        api = ApiProcess(
+            {
+                **compose_environment("api"),
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                "OTEL_SDK_DISABLED": "false",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": agent.otlp_http_endpoint,
+                "OTEL_METRIC_EXPORT_INTERVAL": "1000",
+                "OTEL_BSP_SCHEDULE_DELAY": "200",
+            },
+            log_path=workdir / "api.log",
+        )
+        sent: list[Sent] = []
+        try:
+            for gateway in gateways.values():
+                gateway.start()
+            agent.start()
+            api.start()
+            await drive(api, db, BEFORE_KILL_S, sent)
+            before = await exported_before_the_kill(sent, metrics, gateways)
+            gateways["b"].kill()
+            killed_at = time.monotonic()
+            write_hosts(hosts, [GATEWAYS["a"]])  # what Docker's DNS does for a stopped container
+            await drive(api, db, AFTER_KILL_S, sent)
+            # Every decision made and exported: the longest wait, the batch timeout, a margin.
+            time.sleep(15)
+            api.stop()  # flushes the API's last spans and metrics
+            time.sleep(5)
+            result = Run(sent, killed_at, before, receivers, metrics, agent, gateways, agent.own_metrics())
+            yield result
+            print("\nsampling figures:", json.dumps(result.figures, indent=1))
+        finally:
+            api.stop()
+            agent.stop()
+            for gateway in gateways.values():
+                gateway.stop()
+
+
+def settled(run: Run, sent: Sent) -> bool:
+    """Made well before the kill: its spans were decided before gateway B died."""
+    return sent.sent_at < run.killed_at - 5
+
+
+def test_the_load_got_the_answers_it_expects(run: Run) -> None:
+    expected = {"fast": {201, 200}, "refusal": {409}, "synthetic": {200}, "error": {500}, "slow": {200}}
+    wrong = [(s.kind, s.status) for s in run.sent if s.status not in expected[s.kind]]
+    assert not wrong, wrong[:10]
+    kinds = Counter(s.kind for s in run.sent)
+    assert kinds["slow"] >= 10 and kinds["fast"] >= 500, kinds
+    run.figures["traces sent by kind"] = dict(kinds)
+
+
+def test_every_kept_trace_is_whole_and_at_one_gateway(run: Run) -> None:
+    at_a, at_b = run.traces_at("a"), run.traces_at("b")
+    split = set(at_a) & set(at_b)
+    assert not split, f"{len(split)} traces reached both gateways"
+    assert at_a and at_b, "both gateways must get a share before the kill"
+    for traces in (at_a, at_b):
+        for trace_id, spans in traces.items():
+            ids = {span.span_id for span in spans}
+            roots = [span for span in spans if not span.parent_span_id]
+            orphans = [span.name for span in spans if span.parent_span_id and span.parent_span_id not in ids]
+            assert len(roots) == 1 and not orphans, (trace_id, [s.name for s in spans])
+    run.figures["kept traces at A, at B"] = [len(at_a), len(at_b)]
+
+
+def test_every_trace_reached_exactly_one_gateway(run: Run) -> None:
+    """Kept or not: each gateway counts the trace ids new to it, so a trace split across the two
+    would count twice, and a trace lost on the way would not count at all."""
+    new = run.before.new_trace_ids
+    run.figures["traces new to A, to B before the kill"] = list(new.values())
+    assert sum(new.values()) == run.before.traces_sent + 1  # + the login's own trace
+    low, high = binomial_bounds(run.before.traces_sent, 0.5)
+    assert low <= new["a"] <= high, "the trace ids should split about evenly between two gateways"
+
+
+def test_errors_and_slow_traces_are_all_kept(run: Run) -> None:
+    kept = set(run.traces_at("a")) | set(run.traces_at("b"))
+    for kind in ("error", "slow"):
+        made = [s for s in run.sent if s.kind == kind and settled(run, s)]
+        missing = [s.trace_id for s in made if s.trace_id not in kept]
+        assert made and not missing, f"{len(missing)} of {len(made)} {kind} traces were not kept"
+
+
+def binomial_bounds(n: int, p: float, sigmas: float = 4.5) -> tuple[float, float]:
+    spread = sigmas * math.sqrt(n * p * (1 - p))
+    return n * p - spread, n * p + spread
+
+
+@pytest.mark.parametrize(("kinds", "share"), [(("fast", "refusal"), REST_SHARE), (("synthetic",), SYNTHETIC_SHARE)])
+def test_the_rest_is_kept_at_its_configured_share(run: Run, kinds: tuple[str, ...], share: float) -> None:
+    kept = set(run.traces_at("a")) | set(run.traces_at("b"))
+    made = [s for s in run.sent if s.kind in kinds and settled(run, s)]
+    k = sum(s.trace_id in kept for s in made)
+    low, high = binomial_bounds(len(made), share)
+    run.figures[f"kept share of {'+'.join(kinds)}"] = f"{k}/{len(made)} = {k / len(made):.3f} (configured {share})"
+    assert low <= k <= high, f"kept {k} of {len(made)}: outside [{low:.0f}, {high:.0f}] for p={share}"
+
+
+def latest_points(receiver: OtlpReceiver, metric_name: str) -> dict[tuple[Any, ...], tuple[int, Any]]:
+    """The newest cumulative point of each stream (resource + point attributes) of a metric."""
+    latest: dict[tuple[Any, ...], tuple[int, Any]] = {}
+    for resource, metric in receiver.metrics():
+        if metric.name != metric_name:
+            continue
+        points = metric.sum.data_points if metric.HasField("sum") else metric.histogram.data_points
+        for point in points:
+            key = (tuple(sorted(resource.items())), tuple(sorted(attributes(point.attributes).items())))
+            if key not in latest or point.time_unix_nano > latest[key][0]:
+                latest[key] = (point.time_unix_nano, point)
+    return latest
+
+
+def calls_by_route(metrics: OtlpReceiver) -> tuple[dict[tuple[str, str], int], dict[tuple[str, str], int]]:
+    """Server calls per (route, status): summed over the gateways' span metrics, and the API's own count."""
+    spans: Counter[tuple[str, str]] = Counter()
+    for (_, point_attributes), (_, point) in latest_points(metrics, "traces.span.metrics.calls").items():
+        labels = dict(point_attributes)
+        if labels.get("span.kind") == "SPAN_KIND_SERVER" and "http.route" in labels:
+            spans[(labels["http.route"], str(labels["http.response.status_code"]))] += int(point.as_int)
+    api: Counter[tuple[str, str]] = Counter()
+    for (_, point_attributes), (_, point) in latest_points(metrics, "http.server.request.duration").items():
+        labels = dict(point_attributes)
+        if "http.route" in labels:
+            api[(labels["http.route"], str(labels["http.response.status_code"]))] += int(point.count)
+    return dict(spans), dict(api)
+
+
+def test_span_metrics_count_every_request_whatever_was_sampled(run: Run) -> None:
+    """With both gateways up, their span metrics (summed, as the dashboards do) equal the API's own
+    request counts route by route and status by status: counted before sampling dropped ~90 %."""
+    before = run.before
+    assert before.api_requests and before.span_metric_calls == before.api_requests, (
+        before.span_metric_calls,
+        before.api_requests,
+    )
+    run.figures["requests before the kill: API count = span metrics"] = sum(before.api_requests.values())
+
+
+def test_span_metrics_lose_only_what_the_killed_gateway_held(run: Run) -> None:
+    """After B's death its counters stop where its last flush left them: the loss is bounded."""
+    spans, api = calls_by_route(run.metrics)
+    assert set(spans) <= set(api)
+    for route, count in api.items():
+        assert spans.get(route, 0) <= count, (route, spans.get(route), count)
+    lost = sum(api.values()) - sum(spans.values())
+    run.figures["requests after the run: API count, span metrics"] = [sum(api.values()), sum(spans.values())]
+    assert lost <= 0.05 * sum(api.values()), (lost, sum(api.values()))
+
+
+def test_the_service_graph_still_has_its_database_edges(run: Run) -> None:
+    edges = {
+        (dict(point_attributes).get("client"), dict(point_attributes).get("server"))
+        for (_, point_attributes) in latest_points(run.metrics, "traces.service.graph.request.total")
+    }
+    assert ("suppliers-api", "postgresql") in edges and ("suppliers-api", "redis") in edges, edges
+
+
+def test_after_a_gateway_dies_its_share_reaches_the_other_within_the_bound(run: Run) -> None:
+    kept_at_a = set(run.traces_at("a"))
+    errors_after = [s for s in run.sent if s.kind == "error" and s.sent_at >= run.killed_at]
+    missing = [s.sent_at - run.killed_at for s in errors_after if s.trace_id not in kept_at_a]
+    failover = max(missing, default=0.0)
+    run.figures["failover: last lost error trace, s after the kill"] = round(failover, 1)
+    run.figures["error traces after the kill: lost / sent"] = [len(missing), len(errors_after)]
+    assert failover <= FAILOVER_BOUND_S, f"error traces still lost {failover:.1f} s after the kill"
+    late = [s for s in errors_after if s.sent_at - run.killed_at > FAILOVER_BOUND_S]
+    assert late and all(s.trace_id in kept_at_a for s in late)
+
+
+def test_what_was_lost_is_counted_and_nothing_crashed(run: Run) -> None:
+    failed = counter(run.agent_metrics, "otelcol_exporter_send_failed_spans_total", exporter="loadbalancing")
+    sent = counter(run.agent_metrics, "otelcol_exporter_sent_spans_total", exporter="loadbalancing")
+    received = sum(1 for receiver in run.receivers.values() for _ in receiver.spans())
+    run.figures["agent: spans sent, send failed (loadbalancing)"] = [sent, failed]
+    run.figures["spans the stand-ins received"] = received
+    assert sent > 0
+    for process in (run.agent, run.gateways["a"]):
+        assert process.running(), f"{process.what} died"
+        limit = 512 * 2**20 * MEMORY_LIMIT_PERCENT / 100
+        peak = peak_rss_bytes(process.pid)
+        run.figures[f"{process.what} peak RSS MiB"] = round(peak / 2**20)
+        assert peak < limit, f"{process.what}: {peak / 2**20:.0f} MiB"

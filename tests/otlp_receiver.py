@@ -80,6 +80,8 @@ class OtlpReceiver:
         """``refuse_marked``: refuse requests from a resource with ``suppliers.test.refuse=true``
         the way a backend refuses invalid data (HTTP 400, gRPC INVALID_ARGUMENT: not retried)."""
         self.received = Received()
+        # When each request of ``received`` arrived (time.monotonic()), in the same order.
+        self.arrivals: dict[str, list[float]] = {"traces": [], "metrics": [], "logs": []}
         self._refuse_marked = refuse_marked
         self._lock = threading.Lock()
         receiver = self
@@ -130,6 +132,7 @@ class OtlpReceiver:
             return False
         with self._lock:
             getattr(self.received, bucket).append(message)
+            self.arrivals[bucket].append(time.monotonic())
         return True
 
     def _grpc_server(self) -> grpc.Server:
@@ -185,6 +188,18 @@ class OtlpReceiver:
                 for scope_spans in resource_spans.scope_spans:
                     for span in scope_spans.spans:
                         yield resource, span
+
+    def trace_arrivals(self) -> dict[str, float]:
+        """When the first span of each trace arrived (hex trace id → time.monotonic())."""
+        with self._lock:
+            requests = list(zip(self.received.traces, self.arrivals["traces"], strict=True))
+        first: dict[str, float] = {}
+        for request, arrived in requests:
+            for resource_spans in request.resource_spans:
+                for scope_spans in resource_spans.scope_spans:
+                    for span in scope_spans.spans:
+                        first.setdefault(span.trace_id.hex(), arrived)
+        return first
 
     def metrics(self) -> Iterator[tuple[dict[str, Any], Metric]]:
         with self._lock:

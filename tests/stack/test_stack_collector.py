@@ -171,7 +171,7 @@ def test_the_agent_routes_by_trace_id_to_every_gateway_address(agent: dict[str, 
     assert list(balancing["resolver"]) == ["dns"]
     dns = balancing["resolver"]["dns"]
     # 0.152.0 reads the port as a string: an unquoted 4317 would be an int and fail to load.
-    assert re.fullmatch(r'port: "\$\{env:GATEWAY_OTLP_PORT:-4317\}"', _line_of(COLLECTOR_CONFIG, "port: \"$"))
+    assert re.fullmatch(r'port: "\$\{env:GATEWAY_OTLP_PORT:-4317\}"', _line_of(COLLECTOR_CONFIG, 'port: "$'))
     assert dns["hostname"] == "${env:GATEWAY_HOSTNAME:-otel-gateway}"
     # A gateway's failure must reach the ring to be re-routed: no queue in the per-gateway exporter.
     assert balancing["protocol"]["otlp"]["sending_queue"]["enabled"] is False
@@ -214,7 +214,10 @@ def test_the_sampling_policies_are_named_and_read_their_thresholds(gateway: dict
         name: [sub for sub in policies[name]["and"]["and_sub_policy"] if sub["type"] == "probabilistic"]
         for name in ("synthetic", "rest")
     }
-    assert shares["synthetic"][0]["probabilistic"]["sampling_percentage"] == "${env:SAMPLING_SYNTHETIC_PERCENT:-1}"
+    assert (
+        shares["synthetic"][0]["probabilistic"]["sampling_percentage"]
+        == "${env:SAMPLING_SYNTHETIC_PERCENT:-1}"
+    )
     assert shares["rest"][0]["probabilistic"]["sampling_percentage"] == "${env:SAMPLING_REST_PERCENT:-10}"
     # Deterministic: both shares hash the trace id with the default salt.
     assert not [s for found in shares.values() for s in found if "hash_salt" in s["probabilistic"]]

@@ -155,9 +155,13 @@ def stack_prometheus_config(
     jobs = []
     for job in config["scrape_configs"]:
         targets = [target for static in job.get("static_configs", []) for target in static["targets"]]
-        targets += [f"{name}:{found['port']}" for found in job.pop("dns_sd_configs", []) for name in found["names"]]
+        targets += [
+            f"{name}:{found['port']}" for found in job.pop("dns_sd_configs", []) for name in found["names"]
+        ]
         if all(target in here for target in targets):
-            jobs.append({**job, "static_configs": [{"targets": [t for target in targets for t in here[target]]}]})
+            jobs.append(
+                {**job, "static_configs": [{"targets": [t for target in targets for t in here[target]]}]}
+            )
     config["scrape_configs"] = jobs
     return config
 
@@ -457,7 +461,9 @@ def test_collector_memory_stays_under_its_memory_limiter_limit(stack: LiveStack,
     mem_limit = str(with_defaults(compose_services()[service]["mem_limit"]))
     assert mem_limit.endswith("m")
     limit_bytes = int(mem_limit[:-1]) * 2**20 * MEMORY_LIMITERS[service]["limit_percentage"] / 100
-    [peak] = stack.prometheus.query(f'max_over_time(otelcol_process_memory_rss_bytes{{job="{service}"}}[10m])')
+    [peak] = stack.prometheus.query(
+        f'max_over_time(otelcol_process_memory_rss_bytes{{job="{service}"}}[10m])'
+    )
     assert 0 < float(peak["value"][1]) < limit_bytes, f"peak RSS {float(peak['value'][1]) / 2**20:.0f} MiB"
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import shutil
 import subprocess
 import time
@@ -46,7 +47,9 @@ GATEWAYS = {"a": "127.0.0.2", "b": "127.0.0.3"}
 # Compose's sampling defaults: the test runs them as shipped.
 SLOW_MS = int(with_defaults(compose_environment("otel-gateway")["SAMPLING_SLOW_MS"]))
 REST_SHARE = float(with_defaults(compose_environment("otel-gateway")["SAMPLING_REST_PERCENT"])) / 100
-SYNTHETIC_SHARE = float(with_defaults(compose_environment("otel-gateway")["SAMPLING_SYNTHETIC_PERCENT"])) / 100
+SYNTHETIC_SHARE = (
+    float(with_defaults(compose_environment("otel-gateway")["SAMPLING_SYNTHETIC_PERCENT"])) / 100
+)
 # The agent re-asks DNS every GATEWAY_RESOLVE_INTERVAL (5 s); Go re-reads /etc/hosts at most every
 # 5 s; a batch already on its way to the dead gateway is retried there for 5 s before the ring sees
 # it again. So B's share should reach A within ~15 s of the kill; 20 s is the bound asserted.
@@ -64,6 +67,12 @@ class Sent:
     kind: str  # fast, refusal, synthetic, error, slow
     sent_at: float
     status: int
+    elapsed: float  # as the client saw it: the server's own time is at most this
+
+    @property
+    def surely_fast(self) -> bool:
+        """Under the slow policy's threshold for certain (a loaded machine makes some requests slow)."""
+        return self.elapsed * 1000 < SLOW_MS
 
 
 @dataclass
@@ -71,7 +80,7 @@ class BeforeTheKill:
     """Read once the first half of the load was exported, both gateways alive."""
 
     traces_sent: int
-    new_trace_ids: dict[str, float]  # per gateway
+    new_trace_ids: dict[str, float]  # per gateway, since the load began
     span_metric_calls: dict[tuple[str, str], int]
     api_requests: dict[tuple[str, str], int]
 
@@ -86,6 +95,7 @@ class Run:
     agent: CollectorProcess
     gateways: dict[str, CollectorProcess]
     agent_metrics: str
+    cpu_before_the_kill: dict[str, float]  # seconds of CPU per collector during the first half
     figures: dict[str, Any] = field(default_factory=dict)
 
     def traces_at(self, name: str) -> dict[str, list[Any]]:
@@ -99,7 +109,10 @@ def mount_namespace_works() -> bool:
     if shutil.which("unshare") is None:
         return False
     done = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, timeout=10, check=False
+        ["unshare", "--mount", "--propagation", "private", "true"],
+        capture_output=True,
+        timeout=10,
+        check=False,
     )
     return done.returncode == 0
 
@@ -111,6 +124,11 @@ def write_hosts(path: Path, gateways: list[str]) -> None:
         hosts.seek(0)
         hosts.write("\n".join(lines) + "\n")
         hosts.truncate()
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def peak_rss_bytes(pid: int) -> int:
@@ -149,16 +167,24 @@ async def drive(api: ApiProcess, db: asyncpg.Pool, seconds: float, sent: list[Se
         auth = {"Authorization": f"Bearer {token['access_token']}"}
 
         async def call(kind: str, method: str, url: str, **options: Any) -> None:
+            started = time.monotonic()
             response = await http.request(method, url, **options)
             trace_id = response.headers["traceresponse"].split("-")[1]
-            sent.append(Sent(trace_id, kind, time.monotonic(), response.status_code))
+            now = time.monotonic()
+            sent.append(Sent(trace_id, kind, now, response.status_code, now - started))
 
         ends = time.monotonic() + seconds
         rounds = 0
         while time.monotonic() < ends:
             calls = [
                 *(
-                    call("fast", "POST", "/transactions", json=transaction_body(plenty, vendor_id=vendor), headers=auth)
+                    call(
+                        "fast",
+                        "POST",
+                        "/transactions",
+                        json=transaction_body(plenty, vendor_id=vendor),
+                        headers=auth,
+                    )
                     for _ in range(3)
                 ),
                 call(
@@ -169,7 +195,10 @@ async def drive(api: ApiProcess, db: asyncpg.Pool, seconds: float, sent: list[Se
                     headers=auth,
                 ),
                 call("fast", "GET", "/hello?delay=0"),
-                *(call("synthetic", "GET", "/hello?delay=0", headers={"baggage": "synthetic_request=true"}) for _ in range(2)),
+                *(
+                    call("synthetic", "GET", "/hello?delay=0", headers={"baggage": "synthetic_request=true"})
+                    for _ in range(2)
+                ),
                 call("error", "GET", "/playground/error"),
             ]
             if rounds % 4 == 0:
@@ -178,8 +207,15 @@ async def drive(api: ApiProcess, db: asyncpg.Pool, seconds: float, sent: list[Se
             rounds += 1
 
 
+def new_trace_ids(gateways: dict[str, CollectorProcess]) -> dict[str, float]:
+    return {
+        name: counter(gateway.own_metrics(), "otelcol_processor_tail_sampling_new_trace_id_received_total")
+        for name, gateway in gateways.items()
+    }
+
+
 async def exported_before_the_kill(
-    sent: list[Sent], metrics: OtlpReceiver, gateways: dict[str, CollectorProcess]
+    sent: list[Sent], metrics: OtlpReceiver, gateways: dict[str, CollectorProcess], at_start: dict[str, float]
 ) -> BeforeTheKill:
     """Wait until the gateways' span metrics have caught up with the API's own counts, then read both."""
     spans: dict[tuple[str, str], int] = {}
@@ -191,9 +227,10 @@ async def exported_before_the_kill(
         if spans and spans == api:
             break
     await asyncio.sleep(2)  # the decisions' own counters lag the span metrics by a flush at most
+    scraped = {name: gateway.own_metrics() for name, gateway in gateways.items()}
     new = {
-        name: counter(gateway.own_metrics(), "otelcol_processor_tail_sampling_new_trace_id_received_total")
-        for name, gateway in gateways.items()
+        name: counter(text, "otelcol_processor_tail_sampling_new_trace_id_received_total") - at_start[name]
+        for name, text in scraped.items()
     }
     return BeforeTheKill(len({s.trace_id for s in sent}), new, spans, api)
 
@@ -211,7 +248,11 @@ async def run(
     database = urllib.parse.urlsplit(database_url)
     cache = urllib.parse.urlsplit(redis_url)
     otlp_port = free_port()
-    with OtlpReceiver() as metrics, OtlpReceiver(with_grpc=True) as tempo_a, OtlpReceiver(with_grpc=True) as tempo_b:
+    with (
+        OtlpReceiver() as metrics,
+        OtlpReceiver(with_grpc=True) as tempo_a,
+        OtlpReceiver(with_grpc=True) as tempo_b,
+    ):
         receivers = {"a": tempo_a, "b": tempo_b}
         gateways = {
             name: CollectorProcess(
@@ -265,8 +306,16 @@ async def run(
                 gateway.start()
             agent.start()
             api.start()
+            # The API's own start-up makes traces (its first queries): counted from here on.
+            await asyncio.sleep(8)
+            at_start = new_trace_ids(gateways)
+            cpu_at_start = {process.what: cpu_seconds(process.pid) for process in (agent, *gateways.values())}
             await drive(api, db, BEFORE_KILL_S, sent)
-            before = await exported_before_the_kill(sent, metrics, gateways)
+            before = await exported_before_the_kill(sent, metrics, gateways, at_start)
+            cpu = {
+                process.what: cpu_seconds(process.pid) - cpu_at_start[process.what]
+                for process in (agent, *gateways.values())
+            }
             gateways["b"].kill()
             killed_at = time.monotonic()
             write_hosts(hosts, [GATEWAYS["a"]])  # what Docker's DNS does for a stopped container
@@ -275,7 +324,9 @@ async def run(
             time.sleep(15)
             api.stop()  # flushes the API's last spans and metrics
             time.sleep(5)
-            result = Run(sent, killed_at, before, receivers, metrics, agent, gateways, agent.own_metrics())
+            result = Run(
+                sent, killed_at, before, receivers, metrics, agent, gateways, agent.own_metrics(), cpu
+            )
             yield result
             print("\nsampling figures:", json.dumps(result.figures, indent=1))
         finally:
@@ -318,14 +369,18 @@ def test_every_trace_reached_exactly_one_gateway(run: Run) -> None:
     would count twice, and a trace lost on the way would not count at all."""
     new = run.before.new_trace_ids
     run.figures["traces new to A, to B before the kill"] = list(new.values())
-    assert sum(new.values()) == run.before.traces_sent + 1  # + the login's own trace
+    # The load's traces and the login's; the API's own background work (a pool connection opened
+    # outside any request) may add a root trace or two. A broken routing would add hundreds.
+    extra = sum(new.values()) - (run.before.traces_sent + 1)
+    assert 0 <= extra <= 3, f"{extra:+.0f} traces: split across the gateways or lost on the way"
     low, high = binomial_bounds(run.before.traces_sent, 0.5)
     assert low <= new["a"] <= high, "the trace ids should split about evenly between two gateways"
 
 
 def test_errors_and_slow_traces_are_all_kept(run: Run) -> None:
     kept = set(run.traces_at("a")) | set(run.traces_at("b"))
-    for kind in ("error", "slow"):
+    # A refusal's movement statement fails on its stock check: that SQL span has status ERROR.
+    for kind in ("error", "refusal", "slow"):
         made = [s for s in run.sent if s.kind == kind and settled(run, s)]
         missing = [s.trace_id for s in made if s.trace_id not in kept]
         assert made and not missing, f"{len(missing)} of {len(made)} {kind} traces were not kept"
@@ -336,13 +391,15 @@ def binomial_bounds(n: int, p: float, sigmas: float = 4.5) -> tuple[float, float
     return n * p - spread, n * p + spread
 
 
-@pytest.mark.parametrize(("kinds", "share"), [(("fast", "refusal"), REST_SHARE), (("synthetic",), SYNTHETIC_SHARE)])
+@pytest.mark.parametrize(("kinds", "share"), [(("fast",), REST_SHARE), (("synthetic",), SYNTHETIC_SHARE)])
 def test_the_rest_is_kept_at_its_configured_share(run: Run, kinds: tuple[str, ...], share: float) -> None:
     kept = set(run.traces_at("a")) | set(run.traces_at("b"))
-    made = [s for s in run.sent if s.kind in kinds and settled(run, s)]
+    made = [s for s in run.sent if s.kind in kinds and settled(run, s) and s.surely_fast]
     k = sum(s.trace_id in kept for s in made)
     low, high = binomial_bounds(len(made), share)
-    run.figures[f"kept share of {'+'.join(kinds)}"] = f"{k}/{len(made)} = {k / len(made):.3f} (configured {share})"
+    run.figures[f"kept share of {'+'.join(kinds)}"] = (
+        f"{k}/{len(made)} = {k / len(made):.3f} (configured {share})"
+    )
     assert low <= k <= high, f"kept {k} of {len(made)}: outside [{low:.0f}, {high:.0f}] for p={share}"
 
 
@@ -400,21 +457,46 @@ def test_span_metrics_lose_only_what_the_killed_gateway_held(run: Run) -> None:
 def test_the_service_graph_still_has_its_database_edges(run: Run) -> None:
     edges = {
         (dict(point_attributes).get("client"), dict(point_attributes).get("server"))
-        for (_, point_attributes) in latest_points(run.metrics, "traces.service.graph.request.total")
+        for (_, point_attributes) in latest_points(run.metrics, "traces_service_graph_request_total")
     }
     assert ("suppliers-api", "postgresql") in edges and ("suppliers-api", "redis") in edges, edges
 
 
 def test_after_a_gateway_dies_its_share_reaches_the_other_within_the_bound(run: Run) -> None:
-    kept_at_a = set(run.traces_at("a"))
+    """Error traces are always kept, so each one made after the kill must reach A, and how late it
+    arrives is the failover time: B's share waits in the agent until DNS drops B, then goes to A."""
+    arrivals = run.receivers["a"].trace_arrivals()
     errors_after = [s for s in run.sent if s.kind == "error" and s.sent_at >= run.killed_at]
-    missing = [s.sent_at - run.killed_at for s in errors_after if s.trace_id not in kept_at_a]
-    failover = max(missing, default=0.0)
-    run.figures["failover: last lost error trace, s after the kill"] = round(failover, 1)
-    run.figures["error traces after the kill: lost / sent"] = [len(missing), len(errors_after)]
-    assert failover <= FAILOVER_BOUND_S, f"error traces still lost {failover:.1f} s after the kill"
-    late = [s for s in errors_after if s.sent_at - run.killed_at > FAILOVER_BOUND_S]
-    assert late and all(s.trace_id in kept_at_a for s in late)
+    lost = [s for s in errors_after if s.trace_id not in arrivals]
+    delays = sorted(arrivals[s.trace_id] - s.sent_at for s in errors_after if s.trace_id in arrivals)
+    usual = sorted(
+        arrivals[s.trace_id] - s.sent_at
+        for s in run.sent
+        if s.kind == "error" and settled(run, s) and s.trace_id in arrivals
+    )
+    run.figures["error trace: sent to kept, s (median, max) before the kill"] = [
+        round(usual[len(usual) // 2], 1),
+        round(usual[-1], 1),
+    ]
+    run.figures["error trace: sent to kept, s (median, max) after the kill"] = [
+        round(delays[len(delays) // 2], 1),
+        round(delays[-1], 1),
+    ]
+    run.figures["error traces after the kill: lost / sent"] = [len(lost), len(errors_after)]
+    assert not lost, f"{len(lost)} error traces made after the kill never reached A"
+    assert delays[-1] <= FAILOVER_BOUND_S, f"an error trace took {delays[-1]:.1f} s to reach A"
+
+
+def test_the_traces_the_killed_gateway_held_are_the_only_loss(run: Run) -> None:
+    """SIGKILL takes what B held undecided (up to its decision wait) with it; nothing before that."""
+    kept = set(run.traces_at("a")) | set(run.traces_at("b"))
+    errors = [s for s in run.sent if s.kind == "error" and s.sent_at < run.killed_at]
+    lost = [run.killed_at - s.sent_at for s in errors if s.trace_id not in kept]
+    run.figures["error traces B held at its death: lost (made within s before the kill)"] = [
+        len(lost),
+        round(max(lost, default=0.0), 1),
+    ]
+    assert max(lost, default=0.0) <= 5 + 1, "traces B had decided long before its death were lost"
 
 
 def test_what_was_lost_is_counted_and_nothing_crashed(run: Run) -> None:
@@ -430,3 +512,10 @@ def test_what_was_lost_is_counted_and_nothing_crashed(run: Run) -> None:
         peak = peak_rss_bytes(process.pid)
         run.figures[f"{process.what} peak RSS MiB"] = round(peak / 2**20)
         assert peak < limit, f"{process.what}: {peak / 2**20:.0f} MiB"
+    # CPU per 1,000 spans/s: CPU seconds over the first half divided by the thousands of spans handled.
+    spans = counter(run.agent_metrics, "otelcol_receiver_accepted_spans_total", receiver="otlp")
+    share = {"agent": 1.0, "gateway-a": 0.5, "gateway-b": 0.5}  # the gateways split the traces
+    run.figures["CPU ms per 1,000 spans (first half)"] = {
+        name: round(1000 * 1000 * seconds / (spans * share[name]), 1) if spans else None
+        for name, seconds in run.cpu_before_the_kill.items()
+    }

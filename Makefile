@@ -10,7 +10,7 @@ UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install tools run test lint format check reset-data load bench bench-faults
+.PHONY: help install tools run test lint format check reset-data load bench bench-faults bench-sampling
 
 # `make load` defaults: a short mixed run against a local API.
 SCENARIO ?= mixed
@@ -61,6 +61,10 @@ bench: install ## Benchmark POST/GET against pgbench's ceiling, telemetry on vs 
 
 bench-faults: install ## What clients see through PostgreSQL restarts and a burst past the pool (reports/bench/faults.md; ~2 min)
 	cd load && BENCH_OUT=$${BENCH_OUT:-$(CURDIR)/reports/bench} PYTHONPATH=. ../$(BIN)/python -m bench.faults
+
+bench-sampling: install tools ## Cost of the agent and gateways per 1,000 spans/s, what sampling keeps, faults of the pipeline (reports/bench/; ~8 min)
+	cd load && BENCH_OUT=$${BENCH_OUT:-$(CURDIR)/reports/bench} PYTHONPATH=. ../$(BIN)/python -m bench.sampling
+	cd load && BENCH_OUT=$${BENCH_OUT:-$(CURDIR)/reports/bench} PYTHONPATH=. ../$(BIN)/python -m bench.pipeline
 
 lint: install ## ruff and mypy
 	$(BIN)/ruff check src tests migrations load tools

@@ -156,8 +156,9 @@ def start_sink(stack: ExitStack) -> Sink:
 def start_collector(
     stack: ExitStack, workdir: Path, *, sink: Sink, database_url: str, redis_url: str
 ) -> str | None:
-    """The stack's collector (`make tools`) running the shipped otel-collector.yaml, its backends the
-    sink: the OTLP/HTTP endpoint the API exports to, or None when the binary is not built."""
+    """The stack's agent collector (`make tools`) running the shipped otel-collector.yaml, its backends
+    the sink (which also stands in for the gateways: the agent's own cost is what the API's host
+    pays): the OTLP/HTTP endpoint the API exports to, or None when the binary is not built."""
     binary = REPO_ROOT / ".tools" / "bin" / "otelcol"
     if not binary.exists():
         return None
@@ -174,7 +175,8 @@ def start_collector(
         "POSTGRES_DB": database.path.lstrip("/"),
         "REDIS_ENDPOINT": f"{cache.hostname}:{cache.port}",
         "HOST_METRICS_ROOT_PATH": "/",
-        "TEMPO_OTLP_ENDPOINT": sink.grpc,
+        "GATEWAY_HOSTNAME": sink.grpc.rsplit(":", 1)[0],
+        "GATEWAY_OTLP_PORT": sink.grpc.rsplit(":", 1)[1],
         "LOKI_OTLP_ENDPOINT": sink.http,
         "PROMETHEUS_OTLP_ENDPOINT": sink.http,
     }

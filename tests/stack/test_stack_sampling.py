@@ -55,7 +55,11 @@ SYNTHETIC_SHARE = (
 # it again. So B's share should reach A within ~15 s of the kill; 20 s is the bound asserted.
 FAILOVER_BOUND_S = 20.0
 BEFORE_KILL_S = 20.0
-AFTER_KILL_S = 30.0
+AFTER_KILL_S = 35.0
+KILL_AFTER_S = 8.0  # into the second half of the load
+# What a gateway may hold when it dies: traces waiting for their decision (1 s after the root) and
+# kept ones in its batch towards Tempo (5 s), after the agent's own 5 s batch.
+HELD_BY_A_GATEWAY_S = 12.0
 MEMORY_LIMIT_PERCENT = load_mapping(GATEWAY_CONFIG)["processors"]["memory_limiter"]["limit_percentage"]
 
 
@@ -316,10 +320,13 @@ async def run(
                 process.what: cpu_seconds(process.pid) - cpu_at_start[process.what]
                 for process in (agent, *gateways.values())
             }
+            # Mid-load: B dies while spans stream to it, and Docker's DNS stops listing it.
+            second_half = asyncio.create_task(drive(api, db, AFTER_KILL_S, sent))
+            await asyncio.sleep(KILL_AFTER_S)
             gateways["b"].kill()
             killed_at = time.monotonic()
-            write_hosts(hosts, [GATEWAYS["a"]])  # what Docker's DNS does for a stopped container
-            await drive(api, db, AFTER_KILL_S, sent)
+            write_hosts(hosts, [GATEWAYS["a"]])
+            await second_half
             # Every decision made and exported: the longest wait, the batch timeout, a margin.
             time.sleep(15)
             api.stop()  # flushes the API's last spans and metrics
@@ -337,8 +344,8 @@ async def run(
 
 
 def settled(run: Run, sent: Sent) -> bool:
-    """Made well before the kill: its spans were decided before gateway B died."""
-    return sent.sent_at < run.killed_at - 5
+    """Made long enough before the kill that B (if it had the trace) had exported its decision."""
+    return sent.sent_at < run.killed_at - HELD_BY_A_GATEWAY_S - 3
 
 
 def test_the_load_got_the_answers_it_expects(run: Run) -> None:
@@ -355,13 +362,22 @@ def test_every_kept_trace_is_whole_and_at_one_gateway(run: Run) -> None:
     split = set(at_a) & set(at_b)
     assert not split, f"{len(split)} traces reached both gateways"
     assert at_a and at_b, "both gateways must get a share before the kill"
+    sent_at = {s.trace_id: s.sent_at for s in run.sent}
+    resent = set()
     for traces in (at_a, at_b):
         for trace_id, spans in traces.items():
-            ids = {span.span_id for span in spans}
-            roots = [span for span in spans if not span.parent_span_id]
-            orphans = [span.name for span in spans if span.parent_span_id and span.parent_span_id not in ids]
+            unique = {span.span_id: span for span in spans}
+            if len(unique) < len(spans):
+                resent.add(trace_id)
+            roots = [span for span in unique.values() if not span.parent_span_id]
+            orphans = [s.name for s in unique.values() if s.parent_span_id and s.parent_span_id not in unique]
             assert len(roots) == 1 and not orphans, (trace_id, [s.name for s in spans])
+    # OTLP delivers at least once: when the agent's batch for B fails, the loadbalancing exporter
+    # sends the whole batch again, so A may get some of its traces twice -- only around the kill.
+    early = [t for t in resent if sent_at.get(t, run.killed_at) < run.killed_at - HELD_BY_A_GATEWAY_S]
     run.figures["kept traces at A, at B"] = [len(at_a), len(at_b)]
+    run.figures["kept traces with spans received twice (all around the kill)"] = len(resent)
+    assert not early, f"{len(early)} traces were delivered twice long before any fault"
 
 
 def test_every_trace_reached_exactly_one_gateway(run: Run) -> None:
@@ -444,14 +460,19 @@ def test_span_metrics_count_every_request_whatever_was_sampled(run: Run) -> None
 
 
 def test_span_metrics_lose_only_what_the_killed_gateway_held(run: Run) -> None:
-    """After B's death its counters stop where its last flush left them: the loss is bounded."""
+    """A gateway's span metrics leave it every flush interval (1 s here) through its batch processor
+    (5 s): SIGKILL loses what it counted in those last seconds, its share of the requests; nothing
+    else. (Batches the agent resends after the kill may count a few requests twice.)"""
     spans, api = calls_by_route(run.metrics)
     assert set(spans) <= set(api)
-    for route, count in api.items():
-        assert spans.get(route, 0) <= count, (route, spans.get(route), count)
     lost = sum(api.values()) - sum(spans.values())
+    rate = sum(1 for s in run.sent if run.killed_at - 10 <= s.sent_at < run.killed_at) / 10
+    bound = rate / len(GATEWAYS) * (1 + 5 + 2)
     run.figures["requests after the run: API count, span metrics"] = [sum(api.values()), sum(spans.values())]
-    assert lost <= 0.05 * sum(api.values()), (lost, sum(api.values()))
+    run.figures["span metrics lost with B: requests (bound)"] = [lost, round(bound)]
+    assert 0 <= lost <= bound, (spans, api)
+    for route, count in api.items():
+        assert spans.get(route, 0) <= count * 1.02, (route, spans.get(route), count)
 
 
 def test_the_service_graph_still_has_its_database_edges(run: Run) -> None:
@@ -488,7 +509,7 @@ def test_after_a_gateway_dies_its_share_reaches_the_other_within_the_bound(run: 
 
 
 def test_the_traces_the_killed_gateway_held_are_the_only_loss(run: Run) -> None:
-    """SIGKILL takes what B held undecided (up to its decision wait) with it; nothing before that."""
+    """SIGKILL takes what B held (undecided, or kept but not yet sent on) with it; nothing older."""
     kept = set(run.traces_at("a")) | set(run.traces_at("b"))
     errors = [s for s in run.sent if s.kind == "error" and s.sent_at < run.killed_at]
     lost = [run.killed_at - s.sent_at for s in errors if s.trace_id not in kept]
@@ -496,7 +517,7 @@ def test_the_traces_the_killed_gateway_held_are_the_only_loss(run: Run) -> None:
         len(lost),
         round(max(lost, default=0.0), 1),
     ]
-    assert max(lost, default=0.0) <= 5 + 1, "traces B had decided long before its death were lost"
+    assert max(lost, default=0.0) <= HELD_BY_A_GATEWAY_S + 3, "traces B had sent on long before were lost"
 
 
 def test_what_was_lost_is_counted_and_nothing_crashed(run: Run) -> None:

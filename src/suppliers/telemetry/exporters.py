@@ -6,6 +6,7 @@ standard variables (OTEL_EXPORTER_OTLP_ENDPOINT and friends); only the choice of
 
 from __future__ import annotations
 
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk._logs.export import ConsoleLogRecordExporter, LogRecordExporter
 from opentelemetry.sdk.metrics.export import ConsoleMetricExporter, MetricExporter
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
@@ -13,7 +14,8 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SpanExporter
 from suppliers.settings import Settings
 
 
-def span_exporters(settings: Settings) -> list[SpanExporter]:
+def span_exporters(settings: Settings, meter_provider: MeterProvider | None = None) -> list[SpanExporter]:
+    """``meter_provider`` receives the exporters' own metrics (when the SDK's are enabled)."""
     exporters: list[SpanExporter] = []
     for name in settings.otel_traces_exporter:
         if name == "console":
@@ -21,12 +23,12 @@ def span_exporters(settings: Settings) -> list[SpanExporter]:
         elif name == "otlp" and settings.otlp_protocol("traces") == "grpc":
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcSpans
 
-            exporters.append(GrpcSpans())
+            exporters.append(GrpcSpans(meter_provider=meter_provider))
         elif name == "otlp":
             # The SDK's OTLP/HTTP exporter with a cheaper encoder (same bytes on the wire).
             from suppliers.telemetry.otlp_spans import WireSpanExporter
 
-            exporters.append(WireSpanExporter())
+            exporters.append(WireSpanExporter(meter_provider=meter_provider))
     return exporters
 
 

@@ -106,11 +106,6 @@ class Telemetry:
 
         instance_id = str(uuid.uuid4())
         resource = build_resource(settings, instance_id=instance_id)
-        # Batch processors export from their own thread with bounded queues (OTEL_BSP_*, OTEL_BLRP_*):
-        # a slow or absent collector makes them drop telemetry; it never blocks a request or grows memory.
-        tracer_provider = SdkTracerProvider(resource=resource)
-        for span_exporter in span_exporters(settings):
-            tracer_provider.add_span_processor(BatchSpanProcessor(span_exporter))
         readers: list[MetricReader] = [
             PeriodicExportingMetricReader(exporter) for exporter in metric_exporters(settings)
         ]
@@ -123,6 +118,17 @@ class Telemetry:
         if registry is not None:
             readers.append(PrometheusMetricReader(registry=registry))
         meter_provider = SdkMeterProvider(resource=resource, metric_readers=readers)
+        # Batch processors export from their own thread with bounded queues (OTEL_BSP_*, OTEL_BLRP_*):
+        # a slow or absent collector makes them drop telemetry; it never blocks a request or grows memory.
+        # What they drop and what fails to export is counted in the SDK's own metrics
+        # (otel_sdk_processor_span_processed_total{error_type="queue_full"},
+        # otel_sdk_exporter_span_exported_total{error_type=…}) once OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED
+        # is true; off, they cost nothing.
+        tracer_provider = SdkTracerProvider(resource=resource, meter_provider=meter_provider)
+        for span_exporter in span_exporters(settings, meter_provider):
+            tracer_provider.add_span_processor(
+                BatchSpanProcessor(span_exporter, meter_provider=meter_provider)
+            )
         logger_provider = LoggerProvider(resource=resource)
         for log_exporter in log_exporters(settings):
             logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))

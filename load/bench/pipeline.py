@@ -181,10 +181,10 @@ async def run_phases(
                 api_rss_mb=round(api.rss_mb(), 1),
                 sdk_dropped=sdk_after[0] - sdk_before[0],
                 sdk_export_failed=sdk_after[1] - sdk_before[1],
-                agent_send_failed=max(0.0, failed - pipeline_before[0]),
-                agent_refused=max(0.0, refused - pipeline_before[1]),
+                agent_send_failed=since(pipeline_before[0], failed),
+                agent_refused=since(pipeline_before[1], refused),
                 gateways_received=[
-                    after - before for after, before in zip(received, pipeline_before[2], strict=True)
+                    since(before, after) for before, after in zip(pipeline_before[2], received, strict=True)
                 ],
             )
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -14,6 +15,9 @@ from suppliers.settings import ConfigurationError, Settings
 
 config = context.config
 target_metadata = Base.metadata
+# pg_advisory_xact_lock key of a migration run. Replicas that start together (the API's init
+# containers on Kubernetes) migrate one at a time: the second waits, then finds the schema at head.
+MIGRATION_LOCK_KEY = 0x5355_5050_4D49_4752  # "SUPPMIGR"
 
 
 def _url() -> str:
@@ -45,6 +49,7 @@ def run_offline() -> None:
 def _run_sync(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()
 
 

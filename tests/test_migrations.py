@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -136,3 +139,24 @@ async def test_transaction_owners_are_backfilled_and_mixed_ids_still_upgrade(ser
     finally:
         await connection.close()
     downgrade(url, "0001")
+
+
+async def test_replicas_that_migrate_together_take_turns(server_url: str) -> None:
+    """Kubernetes starts every API pod's init container at once: each runs `suppliers db upgrade`."""
+    url = await create_database(server_url, "migrations_together")
+    environment = {**os.environ, "DATABASE_URL": url, "SUPPLIERS_LOG_LEVEL": "WARNING"}
+    runs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "suppliers",
+            "db",
+            "upgrade",
+            env=environment,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [(await run.wait(), (await run.stderr.read()).decode()) for run in runs if run.stderr]
+    assert [code for code, _ in outcomes] == [0, 0, 0, 0], [text[-500:] for _, text in outcomes]
+    assert "transactions" in await _tables(url)

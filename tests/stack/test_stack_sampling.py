@@ -392,8 +392,9 @@ def test_every_trace_reached_exactly_one_gateway(run: Run) -> None:
     # outside any request) may add a root trace or two. A broken routing would add hundreds.
     extra = sum(new.values()) - (run.before.traces_sent + 1)
     assert 0 <= extra <= 3, f"{extra:+.0f} traces: split across the gateways or lost on the way"
-    low, high = binomial_bounds(run.before.traces_sent, 0.5)
-    assert low <= new["a"] <= high, "the trace ids should split about evenly between two gateways"
+    # A consistent-hash ring of two addresses splits the trace ids unevenly (its points are hashes of
+    # the addresses, whose ports change each run): each gets a real share, not half.
+    assert min(new.values()) >= 0.2 * sum(new.values()), new
 
 
 def test_errors_and_slow_traces_are_all_kept(run: Run) -> None:
@@ -464,13 +465,15 @@ def test_span_metrics_count_every_request_whatever_was_sampled(run: Run) -> None
 
 def test_span_metrics_lose_only_what_the_killed_gateway_held(run: Run) -> None:
     """A gateway's span metrics leave it every flush interval (1 s here) through its batch processor
-    (5 s): SIGKILL loses what it counted in those last seconds, its share of the requests; nothing
-    else. (Batches the agent resends after the kill may count a few requests twice.)"""
+    (5 s), and the agent's last batch to it (5 s) was accepted, so never resent: SIGKILL loses B's
+    share of about those 11 s of requests, nothing else. (Batches the agent resends after the kill
+    may count a few requests twice.)"""
     spans, api = calls_by_route(run.metrics)
     assert set(spans) <= set(api)
     lost = sum(api.values()) - sum(spans.values())
     rate = sum(1 for s in run.sent if run.killed_at - 10 <= s.sent_at < run.killed_at) / 10
-    bound = rate / len(GATEWAYS) * (1 + 5 + 2)
+    share_of_b = run.before.new_trace_ids["b"] / sum(run.before.new_trace_ids.values())
+    bound = rate * share_of_b * (5 + 1 + 5 + 3)
     run.figures["requests after the run: API count, span metrics"] = [sum(api.values()), sum(spans.values())]
     run.figures["span metrics lost with B: requests (bound)"] = [lost, round(bound)]
     assert 0 <= lost <= bound, (spans, api)

@@ -206,6 +206,54 @@ def build_prometheus(go: Path, out: Path) -> None:
         )
 
 
+# ------------------------------------------------------------- Helm and the manifest checker
+
+HELM_DIR = TOOLS / "helm"
+KUBECHECK_DIR = TOOLS / "kubecheck"
+
+
+def required_version(go_mod: Path, module: str) -> str:
+    match = re.search(rf"^\s*{re.escape(module)} (v\S+)", go_mod.read_text(), re.M)
+    if not match:
+        raise ToolError(f"{go_mod.relative_to(ROOT)} does not require {module}")
+    return match.group(1)
+
+
+def build_from_module(source: Path, package: str, out: Path, *, ldflags: str = "", what: str) -> None:
+    """``go build`` of ``package`` inside a copy of ``source`` (its go.mod, go.sum and any .go files):
+    the module's pinned requirements and hashes only, nothing resolved anew."""
+    with tempfile.TemporaryDirectory(prefix=f"{source.name}-") as scratch:
+        for path in source.iterdir():
+            if path.name in ("go.mod", "go.sum") or path.suffix == ".go":
+                shutil.copyfile(path, Path(scratch) / path.name)
+        run(
+            [
+                str(find_go()),
+                "build",
+                "-mod=readonly",
+                "-trimpath",
+                f"-ldflags=-s -w {ldflags}",
+                "-o",
+                f"{out}{os.sep}",
+                package,
+            ],
+            cwd=Path(scratch),
+            env=go_env(),
+            what=what,
+        )
+
+
+def build_helm(go: Path, out: Path) -> None:
+    version = required_version(HELM_DIR / "go.mod", "helm.sh/helm/v4")
+    # Without the stamp `helm version` says v4.3 (what `go install` builds, DESIGN.md).
+    stamp = f"-X helm.sh/helm/v4/internal/version.version={version}"
+    build_from_module(HELM_DIR, "helm.sh/helm/v4/cmd/helm", out, ldflags=stamp, what="compiling helm")
+
+
+def build_kubecheck(go: Path, out: Path) -> None:
+    build_from_module(KUBECHECK_DIR, ".", out, what="compiling kubecheck (k8s.io/api strict decoder)")
+
+
 # -------------------------------------------------------------------------------- the driver
 
 TOOLSET = (
@@ -222,6 +270,25 @@ TOOLSET = (
         inputs=(PROMETHEUS_DIR / "go.mod", PROMETHEUS_DIR / "go.sum", Path(__file__)),
         executables=("prometheus", "promtool"),
         build=build_prometheus,
+    ),
+    Tool(
+        name="helm",
+        version=required_version(HELM_DIR / "go.mod", "helm.sh/helm/v4"),
+        inputs=(HELM_DIR / "go.mod", HELM_DIR / "go.sum", Path(__file__)),
+        executables=("helm",),
+        build=build_helm,
+    ),
+    Tool(
+        name="kubecheck",
+        version=required_version(KUBECHECK_DIR / "go.mod", "k8s.io/api"),
+        inputs=(
+            KUBECHECK_DIR / "go.mod",
+            KUBECHECK_DIR / "go.sum",
+            KUBECHECK_DIR / "main.go",
+            Path(__file__),
+        ),
+        executables=("kubecheck",),
+        build=build_kubecheck,
     ),
 )
 

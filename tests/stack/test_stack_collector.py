@@ -43,6 +43,7 @@ IN_THE_CONTRIB_IMAGE = {
     "github.com/open-telemetry/opentelemetry-collector-contrib/connector/spanmetricsconnector v0.152.0",
     "go.opentelemetry.io/collector/confmap/provider/envprovider v1.58.0",
     "go.opentelemetry.io/collector/confmap/provider/fileprovider v1.58.0",
+    "go.opentelemetry.io/collector/confmap/provider/yamlprovider v1.58.0",
 }
 
 

@@ -35,7 +35,7 @@ $(VENV)/.installed: $(UV) pyproject.toml uv.lock
 
 install: $(VENV)/.installed ## Create .venv and install the locked dependencies (first run: a minute)
 
-tools: ## Build the OpenTelemetry Collector, Prometheus and promtool the stack tests run (Go; cached: first run a few minutes)
+tools: ## Build the OpenTelemetry Collector, Prometheus, promtool, Helm and kubecheck the stack and chart tests run (Go; cached: first run a few minutes)
 	@$(PYTHON) tools/build.py
 
 run: install ## Start the API on :5001 with sample data (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL)

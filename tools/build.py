@@ -1,8 +1,9 @@
-"""`make tools`: the OpenTelemetry Collector, Prometheus and promtool, built from Go modules.
+"""`make tools`: the OpenTelemetry Collector, Prometheus, promtool, Helm and kubecheck, from Go modules.
 
-The test suite runs the very collector and Prometheus releases that compose/compose.yaml pins.
-Neither ships on PyPI or in Debian at those versions, so they are built here, from the module
-proxy, at the versions named in tools/otelcol/manifest.yaml and tools/prometheus/go.mod.
+The test suite runs the very collector and Prometheus releases that compose/compose.yaml pins, and
+checks the Helm chart with Helm 4 and kubecheck (tools/kubecheck: a strict decoder over k8s.io/api).
+None ships on PyPI or in Debian at those versions, so they are built here, from the module proxy,
+at the versions named in tools/otelcol/manifest.yaml and the go.mod beside each tool.
 
 Each build lands in a cache outside the clone (~/.cache/suppliers/tools, or
 $SUPPLIERS_TOOLS_CACHE), keyed by the version and a hash of every input; .tools/bin/ links to it.

@@ -23,7 +23,7 @@ import httpx
 from suppliers.embedded.postgres import free_port
 
 from . import processes
-from .environment import HERE, REPO_ROOT
+from .environment import HERE, REPO_ROOT, start_ready
 
 BINARY = REPO_ROOT / ".tools" / "bin" / "otelcol"
 AGENT_CONFIG = REPO_ROOT / "otel-collector.yaml"
@@ -64,25 +64,14 @@ class Collector:
             "COLLECTOR_TELEMETRY_PORT": str(self.telemetry_port),
             **self.env,
         }
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*self.wrapper, str(BINARY), f"--config={self.config}"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"bench: {self.name} exited at start; see {self.log_path}")
-            try:
-                if httpx.get(f"http://{self.address}:{self.health_port}/", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"bench: {self.name} did not become ready; see {self.log_path}")
+        self.process = start_ready(
+            [*self.wrapper, str(BINARY), f"--config={self.config}"],
+            env=env,
+            log_path=self.log_path,
+            ready_url=f"http://{self.address}:{self.health_port}/",
+            what=self.name,
+        )
+        return self
 
     def stop(self, *, kill: bool = False) -> None:
         if self.process is None:

@@ -78,6 +78,28 @@ async def _raise_stock(database_url: str) -> None:
 SERVE = [sys.executable, "-m", "suppliers", "serve", "--no-seed"]
 
 
+def start_ready(
+    command: list[str], *, env: dict[str, str], log_path: Path, ready_url: str, what: str, timeout: float = 30
+) -> subprocess.Popen[bytes]:
+    """Start a server, its output in ``log_path``, and wait until ``ready_url`` answers 200."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"bench: {what} exited at start; see {log_path}")
+        try:
+            if httpx.get(ready_url, timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise SystemExit(f"bench: {what} did not become ready; see {log_path}")
+
+
 class ApiServer:
     """The API as it is deployed: `suppliers serve`, one worker per CPU unless SUPPLIERS_WORKERS says."""
 
@@ -97,25 +119,15 @@ class ApiServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ApiServer:
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*SERVE, "--host", "127.0.0.1", "--port", str(self.port)],
-                env=self._env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"bench: the API ({self.name}) exited at start; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.base_url}/health/ready", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"bench: the API ({self.name}) did not become ready; see {self.log_path}")
+        self.process = start_ready(
+            [*SERVE, "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self._env,
+            log_path=self.log_path,
+            ready_url=f"{self.base_url}/health/ready",
+            what=f"the API ({self.name})",
+            timeout=60,
+        )
+        return self
 
     def stop(self) -> None:
         if self.process is not None:

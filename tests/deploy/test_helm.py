@@ -11,6 +11,7 @@ compose; a missing required value fails with its message.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import subprocess
@@ -32,6 +33,7 @@ from tests.stack.layout import (
 from tests.toolchain import REPO_ROOT, require_tool
 
 CHART = REPO_ROOT / "deploy" / "helm" / "suppliers"
+VALUES_DIR = REPO_ROOT / "deploy" / "helm" / "values"
 RELEASE = "shop"
 REQUIRED = {
     "api.jwtSecret": "chart-test-signing-key-" + "k" * 24,
@@ -329,3 +331,50 @@ def test_compose_and_the_chart_agree_on_the_sampling_defaults() -> None:
     for key, variable in pairs.items():
         assert compose[variable] == f"${{{variable}:-{values[key]}}}", key
     assert COMPOSE_DIR.exists()
+
+
+def test_the_prometheus_values_are_fields_of_the_operators_prometheus_type() -> None:
+    """kube-prometheus-stack copies prometheus.prometheusSpec into a Prometheus object: decoded strictly
+    here, a misspelled key (enableOTLPReceiver, otlp.promoteResourceAttributes, …) would fail."""
+    values = yaml.safe_load((VALUES_DIR / "kube-prometheus-stack.yaml").read_text())
+    spec = values["prometheus"]["prometheusSpec"]
+    prometheus = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "Prometheus",
+        "metadata": {"name": "k"},
+        "spec": spec,
+    }
+    done = subprocess.run(
+        [str(require_tool("kubecheck"))],
+        input=yaml.safe_dump(prometheus),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    # The same resource attributes as compose's Prometheus promotes.
+    compose = yaml.safe_load((COMPOSE_DIR / "prometheus" / "prometheus.yml").read_text())["otlp"]
+    assert spec["otlp"]["promoteResourceAttributes"] == compose["promote_resource_attributes"]
+    assert spec["otlp"]["translationStrategy"] == compose["translation_strategy"]
+
+
+def test_the_grafana_values_give_the_datasource_uids_the_dashboards_use() -> None:
+    def datasource_uids(node: Any) -> set[str]:
+        if isinstance(node, dict):
+            found = {str(node["datasource"]["uid"])} if isinstance(node.get("datasource"), dict) else set()
+            return found.union(*(datasource_uids(value) for value in node.values()))
+        if isinstance(node, list):
+            return set().union(*(datasource_uids(value) for value in node))
+        return set()
+
+    used = set().union(*(datasource_uids(json.loads(p.read_text())) for p in DASHBOARDS_DIR.glob("*.json")))
+    for file in ("kube-prometheus-stack.yaml", "grafana.yaml"):
+        values = yaml.safe_load((VALUES_DIR / file).read_text())
+        sources = (
+            values["grafana"]["additionalDataSources"]
+            if "grafana" in values
+            else values["datasources"]["datasources.yaml"]["datasources"]
+        )
+        uids = {source["uid"] for source in sources}
+        assert used - {"grafana", "-- Grafana --"} <= uids, (file, used, uids)

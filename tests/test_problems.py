@@ -12,7 +12,7 @@ from sqlalchemy import exc as sa_exc
 
 from suppliers.auth.errors import TooManyAttempts
 from suppliers.inventory.errors import InsufficientStock
-from suppliers.web.problems import EXCEPTION_HANDLERS, status_for
+from suppliers.web.errors import EXCEPTION_HANDLERS, status_for
 
 
 def _handler_status(error: Exception) -> int:

@@ -18,11 +18,12 @@ from suppliers.telemetry.setup import Telemetry
 from suppliers.web.auth import LoginController, build_bearer_auth
 from suppliers.web.dependencies import dependencies
 from suppliers.web.docs import docs_routes, swagger_plugin
+from suppliers.web.errors import EXCEPTION_HANDLERS, status_for
 from suppliers.web.greetings import hello, root
 from suppliers.web.health import HealthController
 from suppliers.web.inventory import ProductController, TransactionController, VendorController
+from suppliers.web.openapi import document_validation_as_422
 from suppliers.web.playground import PlaygroundController
-from suppliers.web.problems import EXCEPTION_HANDLERS, document_validation_as_422, status_for
 from suppliers.web.requests import MAX_BODY_BYTES, LimitedRequest
 
 

@@ -20,7 +20,7 @@ from suppliers.inventory.repositories import (
     TransactionRepository,
     VendorRepository,
 )
-from suppliers.inventory.schemas import ProductOut, TransactionOut, VendorOut
+from suppliers.inventory.schemas import Action, ProductOut, TransactionOut, VendorOut
 from tests.conftest import MakeProduct, MakeVendor
 from tests.inventory.conftest import AddProduct, AddVendor, stock
 
@@ -30,7 +30,7 @@ async def _move(
     *,
     product_id: uuid.UUID,
     vendor_id: uuid.UUID,
-    action: str = "withdrawal",
+    action: Action = "withdrawal",
     quantity: int = 1,
     transaction_id: uuid.UUID | None = None,
 ) -> Movement:

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import cast
 
 import asyncpg
+import msgspec
 from sqlalchemy import Table, exists, func, insert, literal, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -21,22 +22,28 @@ from suppliers.db import driver
 from suppliers.db.models import Product, Transaction, TransactionOwner, Vendor
 from suppliers.db.pagination import Listing, fetch_page
 from suppliers.inventory import low_stock_signal
-from suppliers.inventory.schemas import ProductOut, TransactionOut, VendorOut
+from suppliers.inventory.schemas import Action, ProductOut, TransactionOut, VendorOut
 
 # pg_advisory_xact_lock key shared by every resupply, manual or automatic, in every replica.
 RESUPPLY_LOCK_KEY = 0x5E5_0001
 
 _products = cast("Table", Product.__table__)
-_PRODUCT_COLUMNS = (Product.id, Product.name, Product.price, Product.quantity, Product.required_qualification)
-_VENDOR_COLUMNS = (Vendor.id, Vendor.qualification)
-_TRANSACTION_COLUMNS = (
-    Transaction.id,
-    Transaction.product_id,
-    Transaction.vendor_id,
-    Transaction.action,
-    Transaction.quantity,
-    Transaction.transaction_date,
-)
+
+
+def columns_of(record: type[msgspec.Struct]) -> tuple[str, ...]:
+    """A record's fields, in order: the one list of the columns a query selects for it.
+
+    Records are built positionally from rows, so every SELECT for a record reads exactly these
+    columns in this order (tests/inventory/test_records.py checks each is its table's column)."""
+    return tuple(field.name for field in msgspec.structs.fields(record))
+
+
+def _select_list(record: type[msgspec.Struct]) -> str:
+    return ", ".join(columns_of(record))
+
+
+_VENDOR_COLUMNS = tuple(getattr(Vendor, name) for name in columns_of(VendorOut))
+_TRANSACTION_COLUMNS = tuple(getattr(Transaction, name) for name in columns_of(TransactionOut))
 
 
 def _one_line(sql: str) -> str:
@@ -46,22 +53,21 @@ def _one_line(sql: str) -> str:
 
 # The lists: columns in the field order of their records, and the order pages are cut in (each
 # served by an index: ix_vendors' primary key, ix_products_name_id, ix_transactions_transaction_date).
-_VENDOR_LIST = Listing(columns="id, qualification", table="vendors", order="id")
+_VENDOR_LIST = Listing(columns=_select_list(VendorOut), table="vendors", order="id")
 _PRODUCT_LIST = Listing(
-    columns="id, name, price, quantity, required_qualification",
+    columns=_select_list(ProductOut),
     table="products",
     order="name, id",
     tally="SELECT coalesce(sum(product_counts.products), 0)::bigint FROM product_counts",  # by grade
 )
 _TRANSACTION_LIST = Listing(
-    columns="id, product_id, vendor_id, action, quantity, transaction_date",
+    columns=_select_list(TransactionOut),
     table="transactions",
     order="transaction_date DESC, id, product_id",
 )
 
-_PRODUCT_BY_ID = _one_line(
-    "SELECT id, name, price, quantity, required_qualification FROM products WHERE id = $1"
-)
+# The select list is the record's own field names (code, never input).
+_PRODUCT_BY_ID = f"SELECT {_select_list(ProductOut)} FROM products WHERE id = $1"  # noqa: S608
 _STOCK = "SELECT quantity FROM products WHERE id = $1"
 
 # One stock movement, one statement, in autocommit: it commits, or fails, as a whole.
@@ -264,7 +270,7 @@ class TransactionRepository:
         transaction_id: uuid.UUID,
         product_id: uuid.UUID,
         vendor_id: uuid.UUID,
-        action: str,
+        action: Action,
         quantity: int,
         allowed: Sequence[str],
     ) -> Movement:
@@ -321,7 +327,7 @@ class TransactionRepository:
         *,
         vendor_id: uuid.UUID | None,
         product_id: uuid.UUID | None,
-        action: str | None,
+        action: Action | None,
         since: datetime | None,
         until: datetime | None,
         limit: int,

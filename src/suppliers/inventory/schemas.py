@@ -18,8 +18,8 @@ Item = TypeVar("Item")
 MAX_TRANSACTION_QUANTITY = 1_000_000
 
 
-# Records read from the database are built positionally, in column order (repositories.py): the
-# field order of VendorOut, ProductOut and TransactionOut is the order of their SELECT lists.
+# Records read from the database are built positionally: their fields, in order, ARE the SELECT
+# lists of their queries (repositories.columns_of), so a field added here is selected everywhere.
 class VendorOut(msgspec.Struct):
     id: uuid.UUID
     qualification: Qualification

@@ -29,6 +29,7 @@ from suppliers.inventory.repositories import (
     VendorRepository,
 )
 from suppliers.inventory.schemas import (
+    Action,
     Page,
     ProductOut,
     ResupplyOut,
@@ -109,7 +110,7 @@ class CatalogService:
         *,
         vendor_id: uuid.UUID | None,
         product_id: uuid.UUID | None,
-        action: str | None,
+        action: Action | None,
         since: datetime | None,
         until: datetime | None,
         limit: int,

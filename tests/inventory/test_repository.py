@@ -11,9 +11,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from suppliers.db.models import INT4_MAX
+from suppliers.inventory.movements import (
+    AlreadyRecorded,
+    IdTaken,
+    Moved,
+    MovementOutcome,
+    NotQualified,
+    ProductMissing,
+    VendorMissing,
+)
 from suppliers.inventory.qualification import ALLOWED_PAIRS
 from suppliers.inventory.repositories import (
-    Movement,
     ProductRepository,
     StockOverflow,
     StockWouldGoNegative,
@@ -33,7 +41,7 @@ async def _move(
     action: Action = "withdrawal",
     quantity: int = 1,
     transaction_id: uuid.UUID | None = None,
-) -> Movement:
+) -> MovementOutcome:
     return await TransactionRepository(connection).move_stock(
         transaction_id=transaction_id or uuid.uuid4(),
         product_id=product_id,
@@ -75,8 +83,7 @@ async def test_a_withdrawal_records_its_line_and_moves_the_stock(
     movement = await _move(
         connection, product_id=product_id, vendor_id=vendor_id, quantity=4, transaction_id=transaction_id
     )
-    assert (movement.required, movement.held, movement.owned, movement.stock) == ("C", "A", True, 6)
-    assert movement.stamp is not None
+    assert isinstance(movement, Moved) and movement.stock == 6
     line = await TransactionRepository(connection).get_line(transaction_id, product_id)
     assert isinstance(line, TransactionOut)
     assert (line.vendor_id, line.action, line.quantity) == (vendor_id, "withdrawal", 4)
@@ -94,7 +101,8 @@ async def test_a_withdrawal_past_zero_is_refused_and_writes_nothing(
     # Refused under its savepoint: the surrounding transaction goes on, with nothing of the movement.
     assert await stock(connection, product_id) == 3
     assert await TransactionRepository(connection).get_line(transaction_id, product_id) is None
-    assert (await _move(connection, product_id=product_id, vendor_id=vendor_id, quantity=3)).stock == 0
+    emptied = await _move(connection, product_id=product_id, vendor_id=vendor_id, quantity=3)
+    assert isinstance(emptied, Moved) and emptied.stock == 0
 
 
 async def test_an_addition_past_the_column_is_refused(
@@ -110,12 +118,10 @@ async def test_missing_facts_and_refused_pairs_leave_stock_and_ids_alone(
     connection: AsyncConnection, add_vendor: AddVendor, add_product: AddProduct
 ) -> None:
     vendor_c, product_a = await add_vendor("C"), await add_product(quantity=5, required="A")
-    unknown = await _move(connection, product_id=uuid.uuid4(), vendor_id=vendor_c)
-    assert (unknown.required, unknown.held, unknown.owned) == (None, "C", None)
-    nobody = await _move(connection, product_id=product_a, vendor_id=uuid.uuid4())
-    assert (nobody.required, nobody.held, nobody.owned) == ("A", None, None)
+    assert await _move(connection, product_id=uuid.uuid4(), vendor_id=vendor_c) == ProductMissing()
+    assert await _move(connection, product_id=product_a, vendor_id=uuid.uuid4()) == VendorMissing()
     unqualified = await _move(connection, product_id=product_a, vendor_id=vendor_c)
-    assert (unqualified.owned, unqualified.stamp, unqualified.stock) == (None, None, None)
+    assert unqualified == NotQualified(held="C", required="A")
     assert await stock(connection, product_a) == 5
 
 
@@ -129,11 +135,11 @@ async def test_an_id_is_owned_by_its_first_vendor_and_replays_write_nothing(
     replay = await _move(
         connection, product_id=product_id, vendor_id=first, quantity=2, transaction_id=transaction_id
     )
-    assert (replay.owned, replay.stamp, replay.stock) == (True, None, None)
+    assert replay == AlreadyRecorded()
     taken = await _move(
         connection, product_id=product_id, vendor_id=second, quantity=2, transaction_id=transaction_id
     )
-    assert taken.owned is False and taken.stamp is None
+    assert taken == IdTaken()
     assert await stock(connection, product_id) == 8
 
 
@@ -206,8 +212,8 @@ async def test_a_vendor_racing_itself_for_a_new_id_records_one_line_and_replays(
                     for c in connections
                 )
             )
-            assert all(m.owned for m in movements)
-            assert sum(m.stamp is not None for m in movements) == 1, movements
+            assert sum(isinstance(m, Moved) for m in movements) == 1, movements
+            assert all(isinstance(m, Moved | AlreadyRecorded) for m in movements), movements
     finally:
         for connection in connections:
             await connection.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
@@ -22,6 +21,7 @@ from suppliers.db import driver
 from suppliers.db.models import Product, Transaction, TransactionOwner, Vendor
 from suppliers.db.pagination import Listing, fetch_page
 from suppliers.inventory import low_stock_signal
+from suppliers.inventory.movements import MovementOutcome, outcome_of
 from suppliers.inventory.schemas import Action, ProductOut, TransactionOut, VendorOut
 
 # pg_advisory_xact_lock key shared by every resupply, manual or automatic, in every replica.
@@ -124,17 +124,6 @@ class StockWouldGoNegative(Exception):
 
 class StockOverflow(Exception):
     """The addition takes the stock past what the column holds: nothing was written."""
-
-
-@dataclass(frozen=True, slots=True)
-class Movement:
-    """What one movement statement found and did: None where a fact is missing or a step did not run."""
-
-    required: str | None
-    held: str | None
-    owned: bool | None  # None: the id was not claimed (the rules refused first)
-    stamp: datetime | None
-    stock: int | None
 
 
 class VendorRepository:
@@ -273,7 +262,7 @@ class TransactionRepository:
         action: Action,
         quantity: int,
         allowed: Sequence[str],
-    ) -> Movement:
+    ) -> MovementOutcome:
         """Record a line and move the stock in one statement; ``allowed`` lists "held>required" pairs.
 
         Raises StockWouldGoNegative or StockOverflow when PostgreSQL refused the new stock.
@@ -296,7 +285,7 @@ class TransactionRepository:
         except asyncpg.NumericValueOutOfRangeError:
             raise StockOverflow from None
         assert row is not None  # `FROM facts` always yields one row
-        return Movement(
+        return outcome_of(
             required=row["required"],
             held=row["held"],
             owned=row["owned"],

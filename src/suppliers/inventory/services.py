@@ -19,9 +19,17 @@ from suppliers.inventory.errors import (
     StockLimitExceeded,
     TransactionIdTaken,
 )
-from suppliers.inventory.qualification import ALLOWED_PAIRS, can_handle
+from suppliers.inventory.movements import (
+    AlreadyRecorded,
+    IdTaken,
+    Moved,
+    MovementOutcome,
+    NotQualified,
+    ProductMissing,
+    VendorMissing,
+)
+from suppliers.inventory.qualification import ALLOWED_PAIRS
 from suppliers.inventory.repositories import (
-    Movement,
     ProductRepository,
     StockOverflow,
     StockWouldGoNegative,
@@ -190,24 +198,27 @@ class StockService:
                 f"user {principal.username!r} acts for vendor {principal.vendor_id}, not {request.vendor_id}"
             )
         transaction_id = request.id or uuid.uuid4()
-        movement = await self._move_stock(transaction_id, request)
-        if movement.required is None:
-            raise NotFound("product", request.product_id)
-        if movement.held is None:
-            raise NotFound("vendor", request.vendor_id)
-        if not can_handle(movement.held, movement.required):
-            raise Forbidden(
-                f"vendor {request.vendor_id} is qualified {movement.held}; product {request.product_id} "
-                f"requires {movement.required} or better"
-            )
-        if not movement.owned:
-            # Whose it is, and what it holds, belongs to that vendor: say nothing about either.
-            raise TransactionIdTaken(f"transaction id {transaction_id} is already in use; send a new id")
-        if movement.stamp is None:
-            return await self._replay(transaction_id, request)
-        stock = movement.stock
-        if stock is None:  # pragma: no cover - the product was deleted between the facts and the update
-            raise NotFound("product", request.product_id)
+        match await self._move_stock(transaction_id, request):
+            case ProductMissing():
+                raise NotFound("product", request.product_id)
+            case VendorMissing():
+                raise NotFound("vendor", request.vendor_id)
+            case NotQualified(held, required):
+                raise Forbidden(
+                    f"vendor {request.vendor_id} is qualified {held}; product {request.product_id} "
+                    f"requires {required} or better"
+                )
+            case IdTaken():
+                # Whose it is, and what it holds, belongs to that vendor: say nothing about either.
+                raise TransactionIdTaken(f"transaction id {transaction_id} is already in use; send a new id")
+            case AlreadyRecorded():
+                return await self._replay(transaction_id, request)
+            case Moved(stamp, stock):
+                return await self._moved(transaction_id, request, stamp, stock, span)
+
+    async def _moved(
+        self, transaction_id: uuid.UUID, request: TransactionIn, stamp: datetime, stock: int, span: Span
+    ) -> Recorded:
         span.set_attribute("suppliers.product.stock", stock)
         threshold = self._rules.resupply_threshold
         if request.action == "withdrawal" and stock < threshold <= stock + request.quantity:
@@ -221,12 +232,12 @@ class StockService:
                 vendor_id=request.vendor_id,
                 action=request.action,
                 quantity=request.quantity,
-                transaction_date=movement.stamp,
+                transaction_date=stamp,
             ),
             replayed=False,
         )
 
-    async def _move_stock(self, transaction_id: uuid.UUID, request: TransactionIn) -> Movement:
+    async def _move_stock(self, transaction_id: uuid.UUID, request: TransactionIn) -> MovementOutcome:
         try:
             return await self._transactions.move_stock(
                 transaction_id=transaction_id,

@@ -57,7 +57,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from suppliers.embedded.redis import EmbeddedRedis
 from suppliers.inventory.repositories import _WITHDRAWAL
-from suppliers.telemetry.instruments import ACTION, CACHE_RESULT, OUTCOME
+from suppliers.telemetry.attributes import ACTION, CACHE_RESULT, OUTCOME
 from suppliers.telemetry.otlp_spans import WireSpanExporter, encode_spans
 from suppliers.telemetry.query_summary import QuerySummaries
 from suppliers.telemetry.setup import Telemetry

@@ -23,7 +23,8 @@ from suppliers.errors import Forbidden, NotFound
 from suppliers.inventory.errors import IdempotencyConflict, InsufficientStock, TransactionIdTaken
 from suppliers.inventory.schemas import Page, TransactionIn, TransactionOut
 from suppliers.inventory.services import CatalogService, StockRules, StockService, StockServices
-from suppliers.telemetry.instruments import ACTION, OUTCOME, Instruments
+from suppliers.telemetry.attributes import ACTION, OUTCOME
+from suppliers.telemetry.instruments import Instruments
 from tests.inventory.conftest import AddProduct, AddVendor, stock
 
 THRESHOLD = 10

@@ -19,7 +19,9 @@ from suppliers.auth.repositories import StoredUser, UserRepository
 from suppliers.auth.session_cache import Revoked, SessionCache
 from suppliers.cache.gate import RedisUnavailable
 from suppliers.errors import DomainError
-from suppliers.telemetry.instruments import CACHE_RESULT, LOGIN_OUTCOME, Instruments
+from suppliers.telemetry.attributes import CACHE_RESULT, ENDUSER_ID, LOGIN_OUTCOME
+from suppliers.telemetry.instruments import Instruments
+from suppliers.telemetry.outcomes import outcome_told
 from suppliers.telemetry.spans import business_span
 
 
@@ -54,19 +56,17 @@ class AuthService:
 
     async def login(self, username: str, password: str, *, jti: str, token_ttl: timedelta) -> Principal:
         """Check the credentials and open a session for token ``jti``. Raises a DomainError on refusal."""
-        with business_span(self._tracer, "auth.login", {"enduser.id": username}) as span:
-            try:
-                principal = await self._login(username, password, jti=jti, token_ttl=token_ttl)
-            except DomainError as error:
-                span.set_attribute(LOGIN_OUTCOME, error.outcome)
-                _log.info(
-                    "login refused for %r: %s", username, error.outcome, extra={LOGIN_OUTCOME: error.outcome}
-                )
-                self._instruments.logins.add(1, {LOGIN_OUTCOME: error.outcome})
-                raise
-            span.set_attribute(LOGIN_OUTCOME, "success")
-            self._instruments.logins.add(1, {LOGIN_OUTCOME: "success"})
-            return principal
+
+        def refused(error: DomainError) -> None:
+            _log.info(
+                "login refused for %r: %s", username, error.outcome, extra={LOGIN_OUTCOME: error.outcome}
+            )
+
+        with (
+            business_span(self._tracer, "auth.login", {ENDUSER_ID: username}) as span,
+            outcome_told(span, LOGIN_OUTCOME, self._instruments.logins, on_refusal=refused),
+        ):
+            return await self._login(username, password, jti=jti, token_ttl=token_ttl)
 
     async def _login(self, username: str, password: str, *, jti: str, token_ttl: timedelta) -> Principal:
         blocked = await self._limiter.admit(username)

@@ -6,12 +6,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from opentelemetry.trace import Span, Tracer
+from opentelemetry import trace
+from opentelemetry.trace import Tracer
 from opentelemetry.util.types import AttributeValue
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from suppliers.auth.principal import Principal
-from suppliers.errors import DomainError, Forbidden, NotFound
+from suppliers.errors import Forbidden, NotFound
 from suppliers.inventory import low_stock_signal
 from suppliers.inventory.errors import (
     IdempotencyConflict,
@@ -46,7 +47,22 @@ from suppliers.inventory.schemas import (
     TransactionOut,
     VendorOut,
 )
-from suppliers.telemetry.instruments import ACTION, OUTCOME, TRIGGER, Instruments
+from suppliers.telemetry.attributes import (
+    ACTION,
+    ENDUSER_ID,
+    OUTCOME,
+    PRODUCT_ID,
+    PRODUCT_STOCK,
+    QUANTITY,
+    RESUPPLY_PRODUCTS,
+    RESUPPLY_SKIPPED,
+    RESUPPLY_THRESHOLD,
+    TRANSACTION_ID,
+    TRIGGER,
+    VENDOR_ID,
+)
+from suppliers.telemetry.instruments import Instruments
+from suppliers.telemetry.outcomes import outcome_told
 from suppliers.telemetry.spans import business_span, on_request_span
 
 
@@ -171,28 +187,26 @@ class StockService:
         Told on the request's span (``POST /transactions``): its SQL statement is the only child.
         """
         attributes: dict[str, AttributeValue] = {
-            "suppliers.product.id": str(request.product_id),
-            "suppliers.vendor.id": str(request.vendor_id),
+            PRODUCT_ID: str(request.product_id),
+            VENDOR_ID: str(request.vendor_id),
             ACTION: request.action,
-            "suppliers.inventory.quantity": request.quantity,
-            "enduser.id": principal.username,
+            QUANTITY: request.quantity,
+            ENDUSER_ID: principal.username,
         }
-        with on_request_span(attributes) as span:
-            try:
-                recorded = await self._record(principal, request, span)
-            except DomainError as error:
-                span.set_attribute(OUTCOME, error.outcome)
-                self._instruments.transactions.add(1, {ACTION: request.action, OUTCOME: error.outcome})
-                raise
-            outcome = "replayed" if recorded.replayed else "success"
-            span.set_attribute(OUTCOME, outcome)
-            span.set_attribute("suppliers.transaction.id", str(recorded.transaction.id))
-            self._instruments.transactions.add(1, {ACTION: request.action, OUTCOME: outcome})
-            if not recorded.replayed:
-                self._instruments.units.add(request.quantity, {ACTION: request.action})
+        counted = {ACTION: request.action}
+        with (
+            on_request_span(attributes) as span,
+            outcome_told(span, OUTCOME, self._instruments.transactions, counted) as told,
+        ):
+            recorded = await self._record(principal, request)
+            span.set_attribute(TRANSACTION_ID, str(recorded.transaction.id))
+            if recorded.replayed:
+                told.outcome = "replayed"
+            else:
+                self._instruments.units.add(request.quantity, counted)
             return recorded
 
-    async def _record(self, principal: Principal, request: TransactionIn, span: Span) -> Recorded:
+    async def _record(self, principal: Principal, request: TransactionIn) -> Recorded:
         if not principal.may_act_for(request.vendor_id):
             raise Forbidden(
                 f"user {principal.username!r} acts for vendor {principal.vendor_id}, not {request.vendor_id}"
@@ -214,15 +228,17 @@ class StockService:
             case AlreadyRecorded():
                 return await self._replay(transaction_id, request)
             case Moved(stamp, stock):
-                return await self._moved(transaction_id, request, stamp, stock, span)
+                return await self._moved(transaction_id, request, stamp, stock)
 
     async def _moved(
-        self, transaction_id: uuid.UUID, request: TransactionIn, stamp: datetime, stock: int, span: Span
+        self, transaction_id: uuid.UUID, request: TransactionIn, stamp: datetime, stock: int
     ) -> Recorded:
-        span.set_attribute("suppliers.product.stock", stock)
+        # Told on the request's span, where on_request_span put the movement's other attributes.
+        span = trace.get_current_span()
+        span.set_attribute(PRODUCT_STOCK, stock)
         threshold = self._rules.resupply_threshold
         if request.action == "withdrawal" and stock < threshold <= stock + request.quantity:
-            span.add_event("low_stock", {"suppliers.product.stock": stock})
+            span.add_event("low_stock", {PRODUCT_STOCK: stock})
             if self._signal_low_stock:
                 await self._products.signal_low_stock(low_stock_signal.encode(span.get_span_context()))
         return Recorded(
@@ -292,14 +308,14 @@ class StockService:
         with business_span(
             self._tracer,
             "inventory.resupply",
-            {TRIGGER: trigger, "suppliers.resupply.threshold": self._rules.resupply_threshold},
+            {TRIGGER: trigger, RESUPPLY_THRESHOLD: self._rules.resupply_threshold},
         ) as span:
             transaction_id = uuid.uuid4()
             # A transaction of its own: the advisory lock lives as long as it does.
             async with self._engine.begin() as transaction:
                 products = ProductRepository(transaction)
                 if not await products.lock_resupply(wait=wait):
-                    span.set_attribute("suppliers.resupply.skipped", "lock_held_elsewhere")
+                    span.set_attribute(RESUPPLY_SKIPPED, "lock_held_elsewhere")
                     return None
                 product_ids = await products.resupply_below(
                     threshold=self._rules.resupply_threshold,
@@ -307,9 +323,9 @@ class StockService:
                     transaction_id=transaction_id,
                     vendor_id=vendor_id,
                 )
-            span.set_attribute("suppliers.resupply.products", len(product_ids))
+            span.set_attribute(RESUPPLY_PRODUCTS, len(product_ids))
             if product_ids:
-                span.set_attribute("suppliers.transaction.id", str(transaction_id))
+                span.set_attribute(TRANSACTION_ID, str(transaction_id))
                 self._instruments.resupplies.add(1, {TRIGGER: trigger})
                 self._instruments.resupplied_products.add(len(product_ids), {TRIGGER: trigger})
                 self._instruments.units.add(

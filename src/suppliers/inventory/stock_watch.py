@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from suppliers.inventory import low_stock_signal
 from suppliers.inventory.services import StockService
+from suppliers.telemetry.attributes import RESUPPLY_PRODUCTS, TRIGGER
 
 _log = logging.getLogger(__name__)
 _MAX_LINKS = 8
@@ -79,7 +80,7 @@ class StockWatcher:
         links, self._pokes = self._pokes, []
         try:
             with self._tracer.start_as_current_span(
-                "inventory.stock_watch", attributes={"suppliers.resupply.trigger": trigger}, links=links
+                "inventory.stock_watch", attributes={TRIGGER: trigger}, links=links
             ):
                 async with self._engine.connect() as connection:
                     service = self._make_service(connection)
@@ -91,8 +92,8 @@ class StockWatcher:
                                 done.count,
                                 trigger,
                                 extra={
-                                    "suppliers.resupply.trigger": trigger,
-                                    "suppliers.resupply.products": done.count,
+                                    TRIGGER: trigger,
+                                    RESUPPLY_PRODUCTS: done.count,
                                 },
                             )
                     self.low_stock = await service.count_low_stock()

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from suppliers.errors import DomainError
 from suppliers.playground.repository import PlaygroundRepository
 from suppliers.playground.schemas import DeadlockReport, LockWaitReport
+from suppliers.telemetry.attributes import PLAYGROUND_SLEEP
 
 # How long the second transaction waits before asking for the lock the first one holds, so the
 # first one surely holds it: the wait in the trace is then the lock, not scheduling.
@@ -40,7 +41,7 @@ class Playground:
 
     async def slow_query(self, seconds: float) -> None:
         with self.tracer.start_as_current_span("playground.slow_query") as span:
-            span.set_attribute("suppliers.playground.sleep_seconds", seconds)
+            span.set_attribute(PLAYGROUND_SLEEP, seconds)
             async with self.session_factory() as session:
                 await PlaygroundRepository(session).sleep(seconds)
 

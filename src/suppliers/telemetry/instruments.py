@@ -12,12 +12,6 @@ from opentelemetry.metrics import CallbackOptions, Meter, NoOpMeterProvider, Obs
 
 from suppliers.telemetry.tallies import Tally
 
-ACTION = "suppliers.inventory.action"
-OUTCOME = "suppliers.inventory.outcome"
-TRIGGER = "suppliers.resupply.trigger"
-LOGIN_OUTCOME = "suppliers.login.outcome"
-CACHE_RESULT = "suppliers.session_cache.result"
-
 
 class Instruments:
     def __init__(self, meter: Meter) -> None:

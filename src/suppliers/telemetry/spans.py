@@ -10,6 +10,7 @@ from opentelemetry.trace import Span, StatusCode, Tracer
 from opentelemetry.util.types import Attributes
 
 from suppliers.errors import DomainError
+from suppliers.telemetry.attributes import RULE
 
 
 @contextmanager
@@ -57,7 +58,7 @@ def note_refusal(span: Span, error: DomainError) -> None:
     span.add_event(
         "rule_violation",
         {
-            "suppliers.rule": type(error).__name__,
+            RULE: type(error).__name__,
             "http.response.status_code": error.status,
             "message": error.detail,
         },

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from decimal import Decimal
+from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
 import httpx
 import pytest
 
-from suppliers.auth.passwords import hash_password
 from suppliers.data.seeding import generate
 from suppliers.db.migrations import upgrade
+from tests.rows import MakeProduct, MakeUser, MakeVendor, product_maker, user_maker, vendor_maker
 from tests.servers import ApiProcess
 
 TEST_VENDORS = 100
@@ -112,54 +111,19 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-MakeVendor = Callable[..., Awaitable[uuid.UUID]]
-MakeProduct = Callable[..., Awaitable[uuid.UUID]]
-MakeUser = Callable[..., Awaitable[str]]
-
-
 @pytest.fixture
 def make_vendor(db: asyncpg.Pool) -> MakeVendor:
-    async def make(qualification: str = "A") -> uuid.UUID:
-        vendor_id = uuid.uuid4()
-        await db.execute("INSERT INTO vendors (id, qualification) VALUES ($1, $2)", vendor_id, qualification)
-        return vendor_id
-
-    return make
+    return vendor_maker(lambda sql, args: db.execute(sql, *args))
 
 
 @pytest.fixture
 def make_product(db: asyncpg.Pool) -> MakeProduct:
-    async def make(quantity: int = 100, required: str = "C", name: str | None = None) -> uuid.UUID:
-        product_id = uuid.uuid4()
-        await db.execute(
-            "INSERT INTO products (id, name, price, quantity, required_qualification) VALUES ($1, $2, $3, $4, $5)",
-            product_id,
-            name or f"test product {product_id.hex[:8]}",
-            Decimal("9.99"),
-            quantity,
-            required,
-        )
-        return product_id
-
-    return make
+    return product_maker(lambda sql, args: db.execute(sql, *args))
 
 
 @pytest.fixture
 def make_user(db: asyncpg.Pool) -> MakeUser:
-    """A user acting for ``vendor_id`` (or an operator); the password is the username."""
-
-    async def make(vendor_id: uuid.UUID | None, role: str = "vendor") -> str:
-        username = f"u{uuid.uuid4().hex[:12]}"
-        await db.execute(
-            "INSERT INTO users (username, password_hash, vendor_id, role) VALUES ($1, $2, $3, $4)",
-            username,
-            hash_password(username),
-            vendor_id,
-            role,
-        )
-        return username
-
-    return make
+    return user_maker(lambda sql, args: db.execute(sql, *args))
 
 
 async def login(client: httpx.AsyncClient, username: str, password: str | None = None) -> dict[str, str]:

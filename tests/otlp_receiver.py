@@ -35,9 +35,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
-from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
+from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric, ResourceMetrics, ScopeMetrics
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 T = TypeVar("T")
 
@@ -220,6 +221,25 @@ class OtlpReceiver:
                 for scope_logs in resource_logs.scope_logs:
                     for record in scope_logs.log_records:
                         yield resource, record
+
+
+def spans_request(resource: Resource, spans: list[Span]) -> ExportTraceServiceRequest:
+    """An OTLP export of ``spans`` from ``resource``, as an SDK would send it (one scope)."""
+    return ExportTraceServiceRequest(
+        resource_spans=[ResourceSpans(resource=resource, scope_spans=[ScopeSpans(spans=spans)])]
+    )
+
+
+def logs_request(resource: Resource, records: list[LogRecord]) -> ExportLogsServiceRequest:
+    return ExportLogsServiceRequest(
+        resource_logs=[ResourceLogs(resource=resource, scope_logs=[ScopeLogs(log_records=records)])]
+    )
+
+
+def metrics_request(resource: Resource, metrics: list[Metric]) -> ExportMetricsServiceRequest:
+    return ExportMetricsServiceRequest(
+        resource_metrics=[ResourceMetrics(resource=resource, scope_metrics=[ScopeMetrics(metrics=metrics)])]
+    )
 
 
 def wait_for(find: Callable[[], T | None], *, timeout: float = 20.0, what: str = "data") -> T:

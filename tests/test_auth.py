@@ -19,7 +19,8 @@ import redis.asyncio as aioredis
 from suppliers.auth.secret import development_secret, signing_secret
 from suppliers.embedded.postgres import free_port
 from suppliers.settings import ConfigurationError, Settings
-from tests.conftest import MakeUser, MakeVendor, login
+from tests.conftest import login
+from tests.rows import MakeUser, MakeVendor
 from tests.servers import ApiProcess
 
 

@@ -8,7 +8,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import TEST_PRODUCTS, TEST_VENDORS, MakeProduct
+from tests.conftest import TEST_PRODUCTS, TEST_VENDORS
+from tests.rows import MakeProduct
 
 
 async def test_public_routes_need_no_token(client: httpx.AsyncClient) -> None:

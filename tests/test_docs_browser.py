@@ -16,7 +16,8 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 from playwright.async_api import FloatRect as Clip
 
-from tests.conftest import TEST_JWT_SECRET, MakeProduct, stock_of
+from tests.conftest import TEST_JWT_SECRET, stock_of
+from tests.rows import MakeProduct
 from tests.servers import ApiProcess
 from tests.toolchain import REPO_ROOT, require_program
 

@@ -20,7 +20,8 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import TEST_JWT_SECRET, MakeProduct, MakeVendor, login, stock_of
+from tests.conftest import TEST_JWT_SECRET, login, stock_of
+from tests.rows import MakeProduct, MakeVendor
 from tests.servers import ApiProcess
 
 PROBLEM = "application/problem+json"

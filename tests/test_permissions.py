@@ -9,7 +9,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import MakeProduct, MakeUser, MakeVendor, login, stock_of
+from tests.conftest import login, stock_of
+from tests.rows import MakeProduct, MakeUser, MakeVendor
 from tests.test_transactions import body, lines_of
 
 

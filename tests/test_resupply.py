@@ -14,7 +14,8 @@ from suppliers.inventory.services import StockRules, StockServices
 from suppliers.inventory.stock_watch import StockWatcher
 from suppliers.settings import Settings
 from suppliers.telemetry.instruments import noop_instruments
-from tests.conftest import MakeProduct, login
+from tests.conftest import login
+from tests.rows import MakeProduct
 
 
 async def test_put_resupplies_every_low_product_in_one_transaction(

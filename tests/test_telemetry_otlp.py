@@ -22,8 +22,9 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_serv
 
 from suppliers.embedded.postgres import free_port
 from suppliers.telemetry.logs import CollectorUnreachable
-from tests.conftest import MakeProduct, MakeUser, MakeVendor, login
+from tests.conftest import login
 from tests.otlp_receiver import BlackHole, OtlpReceiver, attributes, wait_for
+from tests.rows import MakeProduct, MakeUser, MakeVendor
 from tests.servers import ApiProcess
 
 # Short schedules so the test does not wait for the defaults (5 s spans, 60 s metrics).

@@ -29,7 +29,7 @@ from suppliers.app import create_app
 from suppliers.settings import Settings
 from suppliers.telemetry.http import CLIENT_TEXT_LIMIT
 from suppliers.telemetry.setup import Telemetry
-from tests.conftest import MakeProduct, MakeUser, MakeVendor
+from tests.rows import MakeProduct, MakeUser, MakeVendor
 
 
 @dataclass

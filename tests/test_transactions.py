@@ -9,23 +9,11 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import MakeProduct, MakeUser, MakeVendor, login, stock_of
+from suppliers.inventory.qualification import Qualification
+from tests.conftest import login, stock_of
+from tests.rows import MakeProduct, MakeUser, MakeVendor, transaction_body
 
-
-def body(
-    product_id: uuid.UUID,
-    vendor_id: uuid.UUID,
-    action: str = "withdrawal",
-    quantity: int = 1,
-    **extra: object,
-) -> dict[str, object]:
-    return {
-        "product_id": str(product_id),
-        "vendor_id": str(vendor_id),
-        "action": action,
-        "quantity": quantity,
-        **extra,
-    }
+body = transaction_body
 
 
 async def lines_of(db: asyncpg.Pool, product_id: uuid.UUID) -> int:
@@ -102,8 +90,8 @@ async def test_qualification_order(
     make_vendor: MakeVendor,
     make_product: MakeProduct,
     db: asyncpg.Pool,
-    vendor_grade: str,
-    required: str,
+    vendor_grade: Qualification,
+    required: Qualification,
     allowed: bool,
 ) -> None:
     vendor, product = await make_vendor(vendor_grade), await make_product(quantity=10, required=required)

@@ -4,8 +4,7 @@ tested on the real database in milliseconds, with no server process and nothing 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from decimal import Decimal
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import text
@@ -13,9 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from suppliers.db.engine import create_engine
 from suppliers.settings import Settings
+from tests.rows import MakeProduct, MakeVendor, product_maker, vendor_maker
 
-AddVendor = Callable[..., Awaitable[uuid.UUID]]
-AddProduct = Callable[..., Awaitable[uuid.UUID]]
+# The rolled-back connection's factories are the session's (tests/rows.py), by these names.
+AddVendor = MakeVendor
+AddProduct = MakeProduct
 
 
 @pytest.fixture(scope="session")
@@ -37,38 +38,13 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 @pytest.fixture
-def add_vendor(connection: AsyncConnection) -> AddVendor:
-    async def add(qualification: str = "A") -> uuid.UUID:
-        vendor_id = uuid.uuid4()
-        await connection.execute(
-            text("INSERT INTO vendors (id, qualification) VALUES (:id, :q)"),
-            {"id": vendor_id, "q": qualification},
-        )
-        return vendor_id
-
-    return add
+def add_vendor(connection: AsyncConnection) -> MakeVendor:
+    return vendor_maker(lambda sql, args: connection.exec_driver_sql(sql, tuple(args)))
 
 
 @pytest.fixture
-def add_product(connection: AsyncConnection) -> AddProduct:
-    async def add(quantity: int = 100, required: str = "C", name: str | None = None) -> uuid.UUID:
-        product_id = uuid.uuid4()
-        await connection.execute(
-            text(
-                "INSERT INTO products (id, name, price, quantity, required_qualification) "
-                "VALUES (:id, :name, :price, :quantity, :required)"
-            ),
-            {
-                "id": product_id,
-                "name": name or f"layer test {product_id.hex[:8]}",
-                "price": Decimal("1.50"),
-                "quantity": quantity,
-                "required": required,
-            },
-        )
-        return product_id
-
-    return add
+def add_product(connection: AsyncConnection) -> MakeProduct:
+    return product_maker(lambda sql, args: connection.exec_driver_sql(sql, tuple(args)))
 
 
 async def stock(connection: AsyncConnection, product_id: uuid.UUID) -> int:

@@ -20,7 +20,7 @@ from suppliers.inventory.movements import (
     ProductMissing,
     VendorMissing,
 )
-from suppliers.inventory.qualification import ALLOWED_PAIRS
+from suppliers.inventory.qualification import ALLOWED_PAIRS, Qualification
 from suppliers.inventory.repositories import (
     ProductRepository,
     StockOverflow,
@@ -29,8 +29,8 @@ from suppliers.inventory.repositories import (
     VendorRepository,
 )
 from suppliers.inventory.schemas import Action, ProductOut, TransactionOut, VendorOut
-from tests.conftest import MakeProduct, MakeVendor
 from tests.inventory.conftest import AddProduct, AddVendor, stock
+from tests.rows import MakeProduct, MakeVendor
 
 
 async def _move(
@@ -245,7 +245,8 @@ async def test_unfiltered_and_graded_totals_come_from_the_tally_and_stay_exact(
             assert beyond == total, grade
 
     await agree()
-    added = [await add_product(required=grade) for grade in "AABC"]
+    grades: list[Qualification] = ["A", "A", "B", "C"]
+    added = [await add_product(required=grade) for grade in grades]
     await agree()
     # It is the tally that answers, not a count: skewed on purpose, inside the rolled-back transaction.
     skew = text("UPDATE product_counts SET products = products + :by WHERE required_qualification = 'A'")

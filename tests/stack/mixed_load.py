@@ -16,17 +16,7 @@ from decimal import Decimal
 import asyncpg
 import httpx
 
-
-def transaction_body(
-    product: uuid.UUID, action: str = "withdrawal", quantity: int = 1, *, vendor_id: uuid.UUID
-) -> dict[str, object]:
-    return {
-        "id": str(uuid.uuid4()),
-        "product_id": str(product),
-        "vendor_id": str(vendor_id),
-        "action": action,
-        "quantity": quantity,
-    }
+from tests.rows import transaction_body
 
 
 async def drive_mixed_load(base_url: str, db: asyncpg.Pool, *, seconds: float = 6.0) -> int:
@@ -56,23 +46,19 @@ async def drive_mixed_load(base_url: str, db: asyncpg.Pool, *, seconds: float = 
             await http.post("/login/token", data={"username": ghost, "password": str(attempt)})
         while rounds == 0 or time.monotonic() < ends:
             calls = [
-                http.post("/transactions", json=transaction_body(plenty, vendor_id=vendor), headers=headers),
+                http.post("/transactions", json=transaction_body(plenty, vendor), headers=headers),
                 http.post(
                     "/transactions",
-                    json=transaction_body(plenty, "addition", 2, vendor_id=vendor),
+                    json=transaction_body(plenty, vendor, "addition", 2),
                     headers=headers,
                 ),
                 http.post(
                     "/transactions",
-                    json=transaction_body(scarce, quantity=1000, vendor_id=vendor),
+                    json=transaction_body(scarce, vendor, quantity=1000),
                     headers=headers,
                 ),
-                http.post(
-                    "/transactions", json=transaction_body(unqualified, vendor_id=vendor), headers=headers
-                ),
-                http.post(
-                    "/transactions", json=transaction_body(plenty, vendor_id=uuid.uuid4()), headers=headers
-                ),
+                http.post("/transactions", json=transaction_body(unqualified, vendor), headers=headers),
+                http.post("/transactions", json=transaction_body(plenty, uuid.uuid4()), headers=headers),
                 http.get("/products?limit=10", headers=headers),
                 http.get(f"/products/{plenty}", headers=headers),
                 http.get("/transactions?limit=10", headers=headers),

@@ -38,24 +38,26 @@ import asyncpg
 import httpx
 import pytest
 import yaml
-from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord, ResourceLogs, ScopeLogs
+from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.metrics.v1.metrics_pb2 import (
     Gauge,
     Metric,
     NumberDataPoint,
-    ResourceMetrics,
-    ScopeMetrics,
 )
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span, Status
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from suppliers.embedded.postgres import bin_dir, free_port
 from tests.collector_process import COLLECTOR_CONFIG, GATEWAY_CONFIG, CollectorProcess
-from tests.otlp_receiver import REFUSE_MARK, OtlpReceiver, attributes
+from tests.otlp_receiver import (
+    REFUSE_MARK,
+    OtlpReceiver,
+    attributes,
+    logs_request,
+    metrics_request,
+    spans_request,
+)
 from tests.prometheus_server import PrometheusServer
 from tests.servers import ApiProcess
 from tests.toolchain import require_program, require_tool
@@ -217,43 +219,20 @@ def send_refused_telemetry(collector: CollectorProcess) -> None:
         status=Status(code=Status.STATUS_CODE_ERROR),  # kept by the gateway's sampler: it must reach Tempo
     )
     requests: dict[str, Serializable] = {
-        "/v1/traces": ExportTraceServiceRequest(
-            resource_spans=[ResourceSpans(resource=marked, scope_spans=[ScopeSpans(spans=[span])])]
+        "/v1/traces": spans_request(marked, [span]),
+        "/v1/logs": logs_request(
+            marked, [LogRecord(time_unix_nano=now, body=AnyValue(string_value="refused"))]
         ),
-        "/v1/logs": ExportLogsServiceRequest(
-            resource_logs=[
-                ResourceLogs(
-                    resource=marked,
-                    scope_logs=[
-                        ScopeLogs(
-                            log_records=[LogRecord(time_unix_nano=now, body=AnyValue(string_value="refused"))]
-                        )
-                    ],
+        "/v1/metrics": metrics_request(
+            resource("skewed-clock"),
+            [
+                Metric(
+                    name="skewed.clock",
+                    gauge=Gauge(
+                        data_points=[NumberDataPoint(time_unix_nano=now - 2 * 3600 * 10**9, as_double=1.0)]
+                    ),
                 )
-            ]
-        ),
-        "/v1/metrics": ExportMetricsServiceRequest(
-            resource_metrics=[
-                ResourceMetrics(
-                    resource=resource("skewed-clock"),
-                    scope_metrics=[
-                        ScopeMetrics(
-                            metrics=[
-                                Metric(
-                                    name="skewed.clock",
-                                    gauge=Gauge(
-                                        data_points=[
-                                            NumberDataPoint(
-                                                time_unix_nano=now - 2 * 3600 * 10**9, as_double=1.0
-                                            )
-                                        ]
-                                    ),
-                                )
-                            ]
-                        )
-                    ],
-                )
-            ]
+            ],
         ),
     }
     for path, request in requests.items():

@@ -36,11 +36,11 @@ import pytest
 from suppliers.embedded.postgres import free_port
 from tests.collector_process import GATEWAY_CONFIG, CollectorProcess
 from tests.otlp_receiver import OtlpReceiver, attributes
+from tests.rows import transaction_body
 from tests.servers import ApiProcess
 from tests.toolchain import require_tool
 
 from .layout import compose_environment, load_mapping, with_defaults
-from .mixed_load import transaction_body
 
 SERVER_KIND = 2  # Span.SpanKind.SPAN_KIND_SERVER
 GATEWAYS = {"a": "127.0.0.2", "b": "127.0.0.3"}
@@ -186,7 +186,7 @@ async def drive(api: ApiProcess, db: asyncpg.Pool, seconds: float, sent: list[Se
                         "fast",
                         "POST",
                         "/transactions",
-                        json=transaction_body(plenty, vendor_id=vendor),
+                        json=transaction_body(plenty, vendor),
                         headers=auth,
                     )
                     for _ in range(3)
@@ -195,7 +195,7 @@ async def drive(api: ApiProcess, db: asyncpg.Pool, seconds: float, sent: list[Se
                     "refusal",
                     "POST",
                     "/transactions",
-                    json=transaction_body(scarce, quantity=1000, vendor_id=vendor),
+                    json=transaction_body(scarce, vendor, quantity=1000),
                     headers=auth,
                 ),
                 call("fast", "GET", "/hello?delay=0"),

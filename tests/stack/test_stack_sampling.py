@@ -464,21 +464,24 @@ def test_span_metrics_count_every_request_whatever_was_sampled(run: Run) -> None
 
 
 def test_span_metrics_lose_only_what_the_killed_gateway_held(run: Run) -> None:
-    """A gateway's span metrics leave it every flush interval (1 s here) through its batch processor
-    (5 s), and the agent's last batch to it (5 s) was accepted, so never resent: SIGKILL loses B's
-    share of about those 11 s of requests, nothing else. (Batches the agent resends after the kill
-    may count a few requests twice.)"""
+    """Two errors of opposite sign, both bounded by the seconds around the kill:
+    * B's span metrics leave it every flush interval (1 s here) through its batch processor (5 s),
+      and the agent's last batch to it (5 s) was accepted, so never resent: SIGKILL loses B's share
+      of about those 11 s of requests;
+    * the agent's batches that failed on B are sent again whole (at least once), so A may count the
+      spans of the same seconds twice.
+    Nothing else: the totals differ by less than those seconds of requests."""
     spans, api = calls_by_route(run.metrics)
     assert set(spans) <= set(api)
-    lost = sum(api.values()) - sum(spans.values())
+    off = sum(api.values()) - sum(spans.values())  # > 0: lost with B; < 0: counted twice
     rate = sum(1 for s in run.sent if run.killed_at - 10 <= s.sent_at < run.killed_at) / 10
     share_of_b = run.before.new_trace_ids["b"] / sum(run.before.new_trace_ids.values())
     bound = rate * share_of_b * (5 + 1 + 5 + 3)
     run.figures["requests after the run: API count, span metrics"] = [sum(api.values()), sum(spans.values())]
-    run.figures["span metrics lost with B: requests (bound)"] = [lost, round(bound)]
-    assert 0 <= lost <= bound, (spans, api)
+    run.figures["span metrics: lost with B minus counted twice (bound)"] = [off, round(bound)]
+    assert abs(off) <= bound, (spans, api)
     for route, count in api.items():
-        assert spans.get(route, 0) <= count * 1.02, (route, spans.get(route), count)
+        assert abs(spans.get(route, 0) - count) <= bound, (route, spans.get(route), count)
 
 
 def test_the_service_graph_still_has_its_database_edges(run: Run) -> None:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Self
 
-import httpx
-
 from suppliers.cli import KEEP_ALIVE_SECONDS
+from suppliers.devtools.processes import start_and_wait, stop_process
 from suppliers.embedded.postgres import free_port
 
 
@@ -97,41 +95,3 @@ class ApiProcess(ServerProcess):
 
     def environment(self) -> Mapping[str, str]:
         return self._env
-
-
-def start_and_wait(
-    command: list[str],
-    *,
-    log_path: Path,
-    ready_url: str,
-    what: str,
-    env: Mapping[str, str] | None = None,
-    timeout: float = 30.0,
-) -> subprocess.Popen[bytes]:
-    """Start a server with its output in ``log_path`` and wait until ``ready_url`` answers 200."""
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{what} exited at start:\n{log_path.read_text(errors='replace')[-3000:]}")
-        try:
-            if httpx.get(ready_url, timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"{what} did not become ready:\n{log_path.read_text(errors='replace')[-3000:]}")
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, and SIGKILL if it has not exited within 15 s."""
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()

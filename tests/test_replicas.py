@@ -19,10 +19,11 @@ import asyncpg
 import httpx
 import pytest
 
+from suppliers.devtools.processes import start_and_wait, stop_process
 from suppliers.embedded.postgres import free_port
 from tests.careful_client import Ledger, Withdrawal
 from tests.conftest import TEST_JWT_SECRET, login
-from tests.servers import ApiProcess, start_and_wait, stop_process
+from tests.servers import ApiProcess
 from tests.toolchain import REPO_ROOT, require_program
 
 PROXY_CONF = REPO_ROOT / "compose" / "balancer" / "proxy.conf"

@@ -16,10 +16,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from suppliers.devtools.processes import start_and_wait
 from suppliers.embedded.postgres import free_port
 from tests.conftest import TEST_JWT_SECRET, login
 from tests.otlp_receiver import OtlpReceiver, wait_for
-from tests.servers import start_and_wait
 
 LEADER_LINE = "this process now runs the automatic resupply"
 

@@ -23,7 +23,7 @@ import httpx
 from suppliers.embedded.postgres import free_port
 
 from . import processes
-from .environment import HERE, REPO_ROOT, start_ready
+from .environment import HERE, REPO_ROOT, start_server
 
 BINARY = REPO_ROOT / ".tools" / "bin" / "otelcol"
 AGENT_CONFIG = REPO_ROOT / "otel-collector.yaml"
@@ -64,7 +64,7 @@ class Collector:
             "COLLECTOR_TELEMETRY_PORT": str(self.telemetry_port),
             **self.env,
         }
-        self.process = start_ready(
+        self.process = start_server(
             [*self.wrapper, str(BINARY), f"--config={self.config}"],
             env=env,
             log_path=self.log_path,

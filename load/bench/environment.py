@@ -17,6 +17,7 @@ import httpx
 
 from suppliers.data.seeding import ensure_demo_users, generate
 from suppliers.db.migrations import upgrade
+from suppliers.devtools.processes import ServerDidNotStart, start_and_wait
 from suppliers.embedded.postgres import EmbeddedPostgres, bin_dir, free_port
 from suppliers.embedded.redis import EmbeddedRedis
 from suppliers.inventory.qualification import QUALIFICATIONS, can_handle
@@ -78,26 +79,16 @@ async def _raise_stock(database_url: str) -> None:
 SERVE = [sys.executable, "-m", "suppliers", "serve", "--no-seed"]
 
 
-def start_ready(
+def start_server(
     command: list[str], *, env: dict[str, str], log_path: Path, ready_url: str, what: str, timeout: float = 30
 ) -> subprocess.Popen[bytes]:
-    """Start a server, its output in ``log_path``, and wait until ``ready_url`` answers 200."""
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    """The shared starter (suppliers.devtools), its failure one line for the benchmark's console."""
+    try:
+        return start_and_wait(
+            command, env=env, log_path=log_path, ready_url=ready_url, what=what, timeout=timeout
         )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"bench: {what} exited at start; see {log_path}")
-        try:
-            if httpx.get(ready_url, timeout=1).status_code == 200:
-                return process
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise SystemExit(f"bench: {what} did not become ready; see {log_path}")
+    except ServerDidNotStart:
+        raise SystemExit(f"bench: {what} did not start; see {log_path}") from None
 
 
 class ApiServer:
@@ -119,7 +110,7 @@ class ApiServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ApiServer:
-        self.process = start_ready(
+        self.process = start_server(
             [*SERVE, "--host", "127.0.0.1", "--port", str(self.port)],
             env=self._env,
             log_path=self.log_path,

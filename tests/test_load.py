@@ -83,9 +83,11 @@ def run_scenario(
 def test_scenario_runs_without_unexpected_failures(
     api: ApiProcess, tmp_path: Path, user_class: str, must_include: list[str]
 ) -> None:
-    # MixedUser picks its tasks at random: enough users and time that each listed one surely comes up
-    # (a withdrawal is 4 of 23 weights; 5 users x 8 s make about 40 picks).
-    users, seconds = (5, 8) if user_class == "MixedUser" else (3, 6)
+    # MixedUser picks its tasks at random, waiting 0.5-2 s between them: enough users and time that
+    # each listed one surely comes up. A withdrawal is 4 of 23 weights; 10 users x 12 s make about 80
+    # picks after sign-in, so none at all has a chance of (19/23)^80 < 1e-6 (5 users x 8 s, about 20
+    # picks, missed it once in CI: 2 %).
+    users, seconds = (10, 12) if user_class == "MixedUser" else (3, 6)
     stats = run_scenario(user_class, api.base_url, tmp_path / user_class, users=users, seconds=seconds)
     assert int(stats["Aggregated"]["Request Count"]) > 0
     for name in must_include:

@@ -60,6 +60,13 @@ def start_servers(workdir: Path, stack: ExitStack) -> Servers:
     return Servers(postgres, database_url, redis_url)
 
 
+def prepare_small_data(database_url: str) -> None:
+    """Schema, 200 vendors and 2,000 products, the demo users: what the fault benchmarks act on."""
+    upgrade(database_url)
+    asyncio.run(generate(database_url, vendors=200, products=2000, seed=11))
+    asyncio.run(ensure_demo_users(database_url))
+
+
 def prepare_data(database_url: str) -> None:
     upgrade(database_url)
     asyncio.run(generate(database_url, vendors=VENDORS, products=PRODUCTS, seed=42))

@@ -36,11 +36,9 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from suppliers.data.seeding import ensure_demo_users, generate
-from suppliers.db.migrations import upgrade
 from suppliers.embedded.postgres import EmbeddedPostgres
 
-from .environment import ApiServer, start_servers, start_sink
+from .environment import ApiServer, prepare_small_data, start_servers, start_sink
 from .loadgen import wrk_result
 
 CLIENTS = 16
@@ -101,7 +99,7 @@ async def _withdraw(
 async def restarts(
     api: ApiServer, postgres: EmbeddedPostgres, database_url: str, tick: Callable[[str], None]
 ) -> list[str]:
-    product, vendor = await _product_and_vendor(database_url)
+    product, vendor = await product_and_vendor(database_url)
     ledger = Ledger()
     stop = asyncio.Event()
     limits = httpx.Limits(max_connections=CLIENTS + 4)
@@ -163,7 +161,7 @@ async def restarts(
     return [*lines, *(f"  - unexpected: {text}" for text in ledger.unexpected[:5])]
 
 
-async def _product_and_vendor(database_url: str) -> tuple[uuid.UUID, uuid.UUID]:
+async def product_and_vendor(database_url: str) -> tuple[uuid.UUID, uuid.UUID]:
     connection = await asyncpg.connect(database_url)
     try:
         product, vendor = uuid.uuid4(), uuid.uuid4()
@@ -233,9 +231,7 @@ def main() -> int:
         workdir = Path(tmp)
         servers = start_servers(workdir, stack)
         postgres, database_url, redis_url = servers.postgres, servers.database_url, servers.redis_url
-        upgrade(database_url)
-        asyncio.run(generate(database_url, vendors=200, products=2000, seed=11))
-        asyncio.run(ensure_demo_users(database_url))
+        prepare_small_data(database_url)
         # Telemetry off: what is measured is the service's answer to the fault, not the exporter's.
         env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "OTEL_SDK_DISABLED": "true"}
         with Progress(

@@ -36,12 +36,9 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from suppliers.data.seeding import ensure_demo_users, generate
-from suppliers.db.migrations import upgrade
-
 from .collectors import BINARY, SlowGateway, Tier, counter
-from .environment import ApiServer, start_servers, start_sink
-from .faults import _product_and_vendor, percentile
+from .environment import ApiServer, prepare_small_data, start_servers, start_sink
+from .faults import percentile, product_and_vendor
 
 CLIENTS = 8
 PER_CLIENT_PER_SECOND = 8  # 64 withdrawals/s in all: a third of what this machine serves
@@ -78,7 +75,7 @@ class Phase:
 
 
 async def paced_clients(api: ApiServer, database_url: str, load: Load, stop: asyncio.Event) -> None:
-    product, vendor = await _product_and_vendor(database_url)
+    product, vendor = await product_and_vendor(database_url)
     async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
         token = (await http.post("/login/token", data={"username": "a", "password": "a"})).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
@@ -262,9 +259,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="suppliers-pipeline-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         servers = start_servers(workdir, stack)
-        upgrade(servers.database_url)
-        asyncio.run(generate(servers.database_url, vendors=200, products=2000, seed=11))
-        asyncio.run(ensure_demo_users(servers.database_url))
+        prepare_small_data(servers.database_url)
         sink = start_sink(stack)
         tier = Tier(stack, workdir, sink_grpc=sink.grpc, sink_http=sink.http)
         env = {

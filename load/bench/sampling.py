@@ -97,29 +97,22 @@ def make_trace(rng: random.Random, now: int) -> list[Span]:
         attributes=attributes,
         status=error,
     )
-    redis = Span(
-        trace_id=trace_id,
-        span_id=rng.randbytes(8),
-        parent_span_id=root_id,
-        name="GET",
-        kind=Span.SPAN_KIND_CLIENT,
-        start_time_unix_nano=start + 100_000,
-        end_time_unix_nano=start + 600_000,
-        attributes=[_attr("db.system.name", "redis"), _attr("db.operation.name", "GET")],
-    )
-    sql = Span(
-        trace_id=trace_id,
-        span_id=rng.randbytes(8),
-        parent_span_id=root_id,
-        name="movement transactions",
-        kind=Span.SPAN_KIND_CLIENT,
-        start_time_unix_nano=start + 700_000,
-        end_time_unix_nano=end - 100_000,
-        attributes=[
-            _attr("db.system.name", "postgresql"),
-            _attr("db.query.summary", "movement transactions"),
-        ],
-    )
+
+    def client(name: str, begins: int, ends: int, system: str, operation: KeyValue) -> Span:
+        return Span(
+            trace_id=trace_id,
+            span_id=rng.randbytes(8),
+            parent_span_id=root_id,
+            name=name,
+            kind=Span.SPAN_KIND_CLIENT,
+            start_time_unix_nano=begins,
+            end_time_unix_nano=ends,
+            attributes=[_attr("db.system.name", system), operation],
+        )
+
+    redis = client("GET", start + 100_000, start + 600_000, "redis", _attr("db.operation.name", "GET"))
+    summary = "movement transactions"
+    sql = client(summary, start + 700_000, end - 100_000, "postgresql", _attr("db.query.summary", summary))
     return [redis, sql, root]  # children end first: the request span is exported last, as in the API
 
 

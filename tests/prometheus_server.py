@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import yaml
 
+from suppliers.devtools.processes import ServerProcess
 from suppliers.embedded.postgres import free_port
-from tests.servers import ServerProcess
 from tests.toolchain import require_tool
 
 # The API's environment when a Prometheus scrapes it: telemetry on, nothing pushed over OTLP.

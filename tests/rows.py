@@ -14,7 +14,6 @@ from typing import Protocol
 
 from suppliers.auth.passwords import hash_password
 from suppliers.inventory.qualification import Qualification
-from suppliers.inventory.schemas import Action
 
 # Runs one statement with $1, $2… placeholders and its arguments.
 Execute = Callable[[str, Sequence[object]], Awaitable[object]]
@@ -67,25 +66,3 @@ def user_maker(execute: Execute) -> MakeUser:
         return username
 
     return make
-
-
-def transaction_body(
-    product_id: uuid.UUID,
-    vendor_id: uuid.UUID,
-    action: Action = "withdrawal",
-    quantity: int = 1,
-    *,
-    transaction_id: uuid.UUID | None = None,
-    **extra: object,
-) -> dict[str, object]:
-    """A POST /transactions body; with ``transaction_id`` it carries its own id (safe to retry)."""
-    body: dict[str, object] = {
-        "product_id": str(product_id),
-        "vendor_id": str(vendor_id),
-        "action": action,
-        "quantity": quantity,
-        **extra,
-    }
-    if transaction_id is not None:
-        body["id"] = str(transaction_id)
-    return body

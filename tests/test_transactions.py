@@ -9,9 +9,10 @@ import asyncpg
 import httpx
 import pytest
 
+from suppliers.devtools.withdrawals import transaction_body
 from suppliers.inventory.qualification import Qualification
 from tests.conftest import login, stock_of
-from tests.rows import MakeProduct, MakeUser, MakeVendor, transaction_body
+from tests.rows import MakeProduct, MakeUser, MakeVendor
 
 body = transaction_body
 

@@ -21,21 +21,24 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from . import processes
+from suppliers.devtools import usage
+
 from . import telemetry as telemetry_costs
+from .collectors import BINARY, start_agent
 from .environment import (
     ApiServer,
     Fixture,
+    Servers,
     fixture_for,
     prepare_data,
     prepare_pgbench,
-    start_collector,
+    report_dir,
     start_servers,
     start_sink,
 )
@@ -50,93 +53,65 @@ ONE_ON = "GET /products/{id}, telemetry on"
 PGBENCH = "pgbench, same SQL"
 WARM_UP_SECONDS = 5
 RSS_WARM_UP_SECONDS = 30
+TARGETS = Targets(post_on=POST_ON, post_off=POST_OFF, ceiling=PGBENCH, listing=LIST_ON)
+
+
+@dataclass(frozen=True)
+class Settings:
+    seconds: int
+    runs: int
+    connections: list[int]
+    rss_seconds: int
+    out: Path
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        return cls(
+            seconds=int(os.environ.get("BENCH_SECONDS", "10")),
+            runs=int(os.environ.get("BENCH_RUNS", "3")),
+            connections=[int(c) for c in os.environ.get("BENCH_CONNECTIONS", "8,32,64").split(",")],
+            rss_seconds=int(os.environ.get("BENCH_RSS_SECONDS", "180")),
+            out=report_dir(),
+        )
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Everything one invocation measured, before any of it is formatted."""
+
+    results: Results
+    memory: dict[str, float]
+    workers: int
+    destination: Destination
+
+
+Series = dict[str, Callable[[int], Measurement]]
 
 
 def main() -> int:
-    seconds = int(os.environ.get("BENCH_SECONDS", "10"))
-    runs = int(os.environ.get("BENCH_RUNS", "3"))
-    connections = [int(c) for c in os.environ.get("BENCH_CONNECTIONS", "8,32,64").split(",")]
-    rss_seconds = int(os.environ.get("BENCH_RSS_SECONDS", "180"))
-    out = Path(os.environ.get("BENCH_OUT", "reports/bench")).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    settings = Settings.from_environment()
     require("wrk", "install it with `apt-get install wrk` (the benchmark's load generator)")
     console = Console(stderr=True)
-
     # First, on a quiet machine: what each piece of telemetry costs beside the SDK's own floor.
-    span_rows = telemetry_costs.run(out)
-    spans_vs_floor = telemetry_costs.costliest_span_vs_floor(span_rows)
+    span_rows = telemetry_costs.run(settings.out)
+    measured = measure(settings, console)
+    write_reports(settings, measured, span_rows, console)
+    return verdict(measured, console)
 
+
+def measure(settings: Settings, console: Console) -> Measured:
+    """Servers up, every series measured in every run (interleaved), then the memory soak."""
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="suppliers-bench-")))
         console.print("[bold]bench:[/] starting embedded PostgreSQL and Redis, loading sample data")
-        started = start_servers(workdir, stack)
-        database_url, redis_url = started.database_url, started.redis_url
-        prepare_data(database_url)
-        sink = start_sink(stack)
-        collector = start_collector(stack, workdir, sink=sink, database_url=database_url, redis_url=redis_url)
-        exporting_to = (
-            "the real collector" if collector else "a discarding OTLP endpoint (no .tools/bin/otelcol)"
-        )
-        console.print(f"[bold]bench:[/] telemetry exports to {exporting_to}")
-        servers = {"DATABASE_URL": database_url, "REDIS_URL": redis_url}
-        telemetry = {
-            **servers,
-            "OTEL_EXPORTER_OTLP_ENDPOINT": collector or sink.http,
-            "OTEL_TRACES_SAMPLER": "always_on",
-        }
-        apis = {
-            "on": ApiServer("telemetry-on", telemetry, workdir),
-            "off": ApiServer("telemetry-off", {**servers, "OTEL_SDK_DISABLED": "true"}, workdir),
-            "sampled": ApiServer(
-                "sampled",
-                {
-                    **telemetry,
-                    "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-                    "OTEL_TRACES_SAMPLER_ARG": "0.1",
-                },
-                workdir,
-            ),
-        }
-        for server in apis.values():
-            server.start()
-            stack.callback(server.stop)
-        on = apis["on"]
-        # What `suppliers serve` starts by default: one worker per CPU this process may use.
-        workers = int(os.environ.get("SUPPLIERS_WORKERS") or len(os.sched_getaffinity(0)))
-        fixture = fixture_for(on, workdir)
-        pgbench_binary = prepare_pgbench(database_url, fixture)
+        servers = start_servers(workdir, stack)
+        prepare_data(servers.database_url)
+        destination = telemetry_destination(stack, workdir, servers)
+        console.print(f"[bold]bench:[/] telemetry exports to {destination}")
+        apis = start_apis(stack, workdir, servers, destination.endpoint)
+        fixture = fixture_for(apis["on"], workdir)
         env = wrk_env(fixture)
-
-        def api(server: ApiServer, script: str) -> Callable[[int], Measurement]:
-            def measure(c: int) -> Measurement:
-                before = processes.cpu_seconds(server.pid)
-                measured = wrk(
-                    server.base_url, script, connections=c, seconds=seconds, env=env, workdir=workdir
-                )
-                used = processes.cpu_seconds(server.pid) - before
-                requests = measured.rps * seconds
-                return replace(measured, cpu_ms=used / requests * 1000 if requests else None)
-
-            return measure
-
-        series: dict[str, Callable[[int], Measurement]] = {
-            POST_ON: api(on, "post_transaction.lua"),
-            POST_OFF: api(apis["off"], "post_transaction.lua"),
-            POST_SAMPLED: api(apis["sampled"], "post_transaction.lua"),
-            LIST_ON: api(on, "get_products.lua"),
-            ONE_ON: api(on, "get_product.lua"),
-            PGBENCH: lambda c: pgbench(
-                pgbench_binary,
-                database_url,
-                clients=c,
-                seconds=seconds,
-                variables={"products": str(fixture.product_count), "vendor": fixture.vendor_id},
-            ),
-        }
-        collected: dict[str, dict[int, list[Measurement]]] = {
-            name: {c: [] for c in connections} for name in series
-        }
-        steps = runs * len(connections) * len(series)
+        series = plan(apis, fixture, servers.database_url, env, settings, workdir)
         with Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -144,7 +119,9 @@ def main() -> int:
             TimeElapsedColumn(),
             console=console,
         ) as progress:
-            task = progress.add_task("warming up", total=steps + 1)
+            task = progress.add_task(
+                "warming up", total=settings.runs * len(settings.connections) * len(series) + 1
+            )
             for server in apis.values():
                 wrk(
                     server.base_url,
@@ -154,27 +131,132 @@ def main() -> int:
                     env=env,
                     workdir=workdir,
                 )
-            for run in range(1, runs + 1):
-                for c in connections:
-                    for name, measure in series.items():
-                        progress.update(task, description=f"run {run}/{runs}: {name} @ {c}")
-                        collected[name][c].append(measure(c))
-                        progress.advance(task)
-            progress.update(task, description=f"memory: {rss_seconds} s of POST load @ 32")
-            memory = measure_memory(on, env, workdir, rss_seconds)
+            collected = run_series(series, settings, progress, task)
+            progress.update(task, description=f"memory: {settings.rss_seconds} s of POST load @ 32")
+            memory = measure_memory(apis["on"], env, workdir, settings.rss_seconds)
             progress.advance(task)
+    return Measured(
+        results={name: {c: median_of(ms) for c, ms in by.items()} for name, by in collected.items()},
+        memory=memory,
+        # What `suppliers serve` starts by default: one worker per CPU this process may use.
+        workers=int(os.environ.get("SUPPLIERS_WORKERS") or len(os.sched_getaffinity(0))),
+        destination=destination,
+    )
 
-    results: Results = {name: {c: median_of(ms) for c, ms in by.items()} for name, by in collected.items()}
-    settings = {
-        "runs": runs,
-        "seconds": seconds,
-        "rss_seconds": rss_seconds,
-        "workers": workers,
-        "exporting_to": exporting_to,
+
+@dataclass(frozen=True)
+class Destination:
+    """Where the API exports telemetry: an OTLP/HTTP base URL, the stack's agent or not."""
+
+    endpoint: str
+    agent: bool
+
+    def __str__(self) -> str:
+        return "the real collector" if self.agent else "a discarding OTLP endpoint (no .tools/bin/otelcol)"
+
+
+def telemetry_destination(stack: ExitStack, workdir: Path, servers: Servers) -> Destination:
+    """The stack's real agent when `make tools` built it (its own exporters to a discarding
+    endpoint), otherwise the discarding endpoint itself."""
+    sink = start_sink(stack)
+    if not BINARY.exists():
+        return Destination(sink.http, agent=False)
+    agent = start_agent(
+        stack, workdir, sink=sink, database_url=servers.database_url, redis_url=servers.redis_url
+    )
+    return Destination(agent.otlp_http_endpoint, agent=True)
+
+
+def start_apis(stack: ExitStack, workdir: Path, servers: Servers, endpoint: str) -> dict[str, ApiServer]:
+    """The API three ways: telemetry on (every trace), off, and on with 10 % of traces sampled."""
+    own = {"DATABASE_URL": servers.database_url, "REDIS_URL": servers.redis_url}
+    telemetry = {**own, "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_TRACES_SAMPLER": "always_on"}
+    sampled = {
+        **telemetry,
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "0.1",
     }
-    names = Targets(post_on=POST_ON, post_off=POST_OFF, ceiling=PGBENCH, listing=LIST_ON)
+    apis = {
+        "on": ApiServer("telemetry-on", telemetry, workdir),
+        "off": ApiServer("telemetry-off", {**own, "OTEL_SDK_DISABLED": "true"}, workdir),
+        "sampled": ApiServer("sampled", sampled, workdir),
+    }
+    for server in apis.values():
+        stack.callback(server.stop)
+        server.start()
+    return apis
+
+
+def plan(
+    apis: dict[str, ApiServer],
+    fixture: Fixture,
+    database_url: str,
+    env: dict[str, str],
+    settings: Settings,
+    workdir: Path,
+) -> Series:
+    """Each series: how one measurement at ``c`` connections is taken."""
+    pgbench_binary = prepare_pgbench(database_url, fixture)
+
+    def api(server: ApiServer, script: str) -> Callable[[int], Measurement]:
+        def measure_at(c: int) -> Measurement:
+            before = usage.cpu_seconds(server.pid)
+            measured = wrk(
+                server.base_url, script, connections=c, seconds=settings.seconds, env=env, workdir=workdir
+            )
+            used = usage.cpu_seconds(server.pid) - before
+            requests = measured.rps * settings.seconds
+            return replace(measured, cpu_ms=used / requests * 1000 if requests else None)
+
+        return measure_at
+
+    return {
+        POST_ON: api(apis["on"], "post_transaction.lua"),
+        POST_OFF: api(apis["off"], "post_transaction.lua"),
+        POST_SAMPLED: api(apis["sampled"], "post_transaction.lua"),
+        LIST_ON: api(apis["on"], "get_products.lua"),
+        ONE_ON: api(apis["on"], "get_product.lua"),
+        PGBENCH: lambda c: pgbench(
+            pgbench_binary,
+            database_url,
+            clients=c,
+            seconds=settings.seconds,
+            variables={"products": str(fixture.product_count), "vendor": fixture.vendor_id},
+        ),
+    }
+
+
+def run_series(
+    series: Series, settings: Settings, progress: Progress, task: TaskID
+) -> dict[str, dict[int, list[Measurement]]]:
+    """Run after run, every series at every connection count in turn: a noisy machine's drift hits
+    all of them alike."""
+    collected: dict[str, dict[int, list[Measurement]]] = {
+        name: {c: [] for c in settings.connections} for name in series
+    }
+    for run in range(1, settings.runs + 1):
+        for c in settings.connections:
+            for name, measure_at in series.items():
+                progress.update(task, description=f"run {run}/{settings.runs}: {name} @ {c}")
+                collected[name][c].append(measure_at(c))
+                progress.advance(task)
+    return collected
+
+
+def write_reports(
+    settings: Settings, measured: Measured, span_rows: list[telemetry_costs.Row], console: Console
+) -> None:
+    spans_vs_floor = telemetry_costs.costliest_span_vs_floor(span_rows)
+    described = {
+        "runs": settings.runs,
+        "seconds": settings.seconds,
+        "rss_seconds": settings.rss_seconds,
+        "workers": measured.workers,
+        "exporting_to": str(measured.destination),
+    }
+    out, results, memory = settings.out, measured.results, measured.memory
     costs = telemetry_costs.report(span_rows)
-    (out / "results.md").write_text(markdown(results, memory, settings, names, costs, spans_vs_floor))
+    (out / "results.md").write_text(markdown(results, memory, described, TARGETS, costs, spans_vs_floor))
     raw(results, memory, out / "results.json")
     chart(results, out / "chart.png")
     console.print((out / "results.md").read_text())
@@ -183,13 +265,17 @@ def main() -> int:
         summary_line(
             results,
             memory,
-            names,
-            workers=workers,
-            collector=collector is not None,
+            TARGETS,
+            workers=measured.workers,
+            collector=measured.destination.agent,
             spans_vs_floor=spans_vs_floor,
         )
     )
-    failed = [(n, c) for n, by in results.items() for c, m in by.items() if m.non_2xx or m.errors]
+
+
+def verdict(measured: Measured, console: Console) -> int:
+    """Figures taken with failed requests are not figures: the run fails."""
+    failed = [(n, c) for n, by in measured.results.items() for c, m in by.items() if m.non_2xx or m.errors]
     if failed:
         console.print(f"[red]bench: non-2xx responses or socket errors in {failed}: figures are not valid")
         return 1

@@ -19,9 +19,11 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from . import processes
+from suppliers.devtools import usage
+
 from .__main__ import wrk_env
-from .environment import ApiServer, fixture_for, prepare_data, start_collector, start_servers, start_sink
+from .collectors import require_binary, start_agent
+from .environment import ApiServer, fixture_for, prepare_data, start_servers, start_sink
 from .loadgen import wrk
 
 
@@ -41,12 +43,9 @@ def main(arguments: list[str]) -> int:
         sink = sinks.http
         collector = None
         if any(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") == "collector" for _, env in configs):
-            collector = start_collector(
-                stack, workdir, sink=sinks, database_url=database_url, redis_url=redis_url
-            )
-            if collector is None:
-                print("bench.compare: no .tools/bin/otelcol: run `make tools` first", file=sys.stderr)
-                return 2
+            require_binary("bench.compare")
+            agent = start_agent(stack, workdir, sink=sinks, database_url=database_url, redis_url=redis_url)
+            collector = agent.otlp_http_endpoint
         apis: dict[str, ApiServer] = {}
         for label, env in configs:
             base = {
@@ -67,11 +66,11 @@ def main(arguments: list[str]) -> int:
         cpu_ms: dict[str, list[float]] = {label: [] for label in apis}
         for _ in range(runs):
             for label, api in apis.items():
-                before = processes.cpu_seconds(api.pid)
+                before = usage.cpu_seconds(api.pid)
                 measured = wrk(
                     api.base_url, script, connections=32, seconds=seconds, env=env, workdir=workdir
                 )
-                used = processes.cpu_seconds(api.pid) - before
+                used = usage.cpu_seconds(api.pid) - before
                 rps[label].append(measured.rps)
                 cpu_ms[label].append(used / (measured.rps * seconds) * 1000)
     baseline = statistics.median(next(iter(rps.values())))

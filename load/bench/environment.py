@@ -10,19 +10,18 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Self
 
 import asyncpg
 import httpx
 
 from suppliers.data.seeding import ensure_demo_users, generate
 from suppliers.db.migrations import upgrade
-from suppliers.devtools.processes import ServerDidNotStart, start_and_wait
+from suppliers.devtools import usage
+from suppliers.devtools.processes import ServerDidNotStart, ServerProcess
 from suppliers.embedded.postgres import EmbeddedPostgres, bin_dir, free_port
 from suppliers.embedded.redis import EmbeddedRedis
 from suppliers.inventory.qualification import QUALIFICATIONS, can_handle
-
-from . import processes
 
 HERE = Path(__file__).parent
 REPO_ROOT = HERE.parents[1]
@@ -30,6 +29,13 @@ VENDORS, PRODUCTS = 1_000, 10_000
 # Enough stock that a whole benchmark of withdrawals never runs a product out.
 STOCK = 100_000_000
 USER = "b"
+
+
+def report_dir() -> Path:
+    """Where a benchmark writes its report: BENCH_OUT (`make` sets it to reports/bench), made if missing."""
+    out = Path(os.environ.get("BENCH_OUT", "reports/bench")).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    return out
 
 
 @dataclass(frozen=True)
@@ -86,26 +92,22 @@ async def _raise_stock(database_url: str) -> None:
 SERVE = [sys.executable, "-m", "suppliers", "serve", "--no-seed"]
 
 
-def start_server(
-    command: list[str], *, env: dict[str, str], log_path: Path, ready_url: str, what: str, timeout: float = 30
-) -> subprocess.Popen[bytes]:
-    """The shared starter (suppliers.devtools), its failure one line for the benchmark's console."""
-    try:
-        return start_and_wait(
-            command, env=env, log_path=log_path, ready_url=ready_url, what=what, timeout=timeout
-        )
-    except ServerDidNotStart:
-        raise SystemExit(f"bench: {what} did not start; see {log_path}") from None
+def one_line(failure: ServerDidNotStart) -> SystemExit:
+    """A server that did not start, said in one line on the benchmark's console (its log named)."""
+    return SystemExit(f"bench: {failure.summary}")
 
 
-class ApiServer:
+class ApiServer(ServerProcess):
     """The API as it is deployed: `suppliers serve`, one worker per CPU unless SUPPLIERS_WORKERS says."""
 
+    start_timeout = 60.0
+    stop_grace = 20.0
+
     def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
-        self.name = name
+        super().__init__(log_path=workdir / f"api-{name}.log")
+        self.what = f"the API ({name})"
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / f"api-{name}.log"
         self._env = {
             **os.environ,
             "SUPPLIERS_AUTO_RESUPPLY": "false",
@@ -114,35 +116,24 @@ class ApiServer:
             "SUPPLIERS_LOG_LEVEL": "WARNING",
             **env,
         }
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> ApiServer:
-        self.process = start_server(
-            [*SERVE, "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self._env,
-            log_path=self.log_path,
-            ready_url=f"{self.base_url}/health/ready",
-            what=f"the API ({self.name})",
-            timeout=60,
-        )
-        return self
+    def command(self) -> list[str]:
+        return [*SERVE, "--host", "127.0.0.1", "--port", str(self.port)]
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-            self.process = None
+    def ready_url(self) -> str:
+        return f"{self.base_url}/health/ready"
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+    def environment(self) -> dict[str, str]:
+        return self._env
+
+    def start(self) -> Self:
+        try:
+            return super().start()
+        except ServerDidNotStart as failure:
+            raise one_line(failure) from None
 
     def rss_mb(self) -> float:
-        return processes.rss_mb(self.pid)
+        return usage.rss_mb(self.pid)
 
 
 @dataclass(frozen=True)
@@ -161,53 +152,6 @@ def start_sink(stack: ExitStack) -> Sink:
     stack.callback(process.terminate)
     time.sleep(0.5)  # both listeners up before anything exports
     return Sink(http=f"http://127.0.0.1:{http_port}", grpc=f"127.0.0.1:{grpc_port}")
-
-
-def start_collector(
-    stack: ExitStack, workdir: Path, *, sink: Sink, database_url: str, redis_url: str
-) -> str | None:
-    """The stack's agent collector (`make tools`) running the shipped otel-collector.yaml, its backends
-    the sink (which also stands in for the gateways: the agent's own cost is what the API's host
-    pays): the OTLP/HTTP endpoint the API exports to, or None when the binary is not built."""
-    binary = REPO_ROOT / ".tools" / "bin" / "otelcol"
-    if not binary.exists():
-        return None
-    database, cache = urlsplit(database_url), urlsplit(redis_url)
-    grpc_port, http_port, health_port, telemetry_port = (free_port() for _ in range(4))
-    env = {
-        **os.environ,
-        "COLLECTOR_OTLP_GRPC_ENDPOINT": f"127.0.0.1:{grpc_port}",
-        "COLLECTOR_OTLP_HTTP_ENDPOINT": f"127.0.0.1:{http_port}",
-        "COLLECTOR_HEALTH_ENDPOINT": f"127.0.0.1:{health_port}",
-        "COLLECTOR_TELEMETRY_HOST": "127.0.0.1",
-        "COLLECTOR_TELEMETRY_PORT": str(telemetry_port),
-        "POSTGRES_ENDPOINT": f"{database.hostname}:{database.port}",
-        "POSTGRES_DB": database.path.lstrip("/"),
-        "REDIS_ENDPOINT": f"{cache.hostname}:{cache.port}",
-        "HOST_METRICS_ROOT_PATH": "/",
-        "GATEWAY_HOSTNAME": sink.grpc.rsplit(":", 1)[0],
-        "GATEWAY_OTLP_PORT": sink.grpc.rsplit(":", 1)[1],
-        "LOKI_OTLP_ENDPOINT": sink.http,
-        "PROMETHEUS_OTLP_ENDPOINT": sink.http,
-    }
-    with (workdir / "otelcol.log").open("ab") as log:
-        process = subprocess.Popen(
-            [str(binary), f"--config={REPO_ROOT / 'otel-collector.yaml'}"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    stack.callback(process.terminate)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{health_port}/", timeout=1).status_code == 200:
-                return f"http://127.0.0.1:{http_port}"
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"bench: the collector did not become ready; see {workdir / 'otelcol.log'}")
 
 
 def fixture_for(api: ApiServer, workdir: Path) -> Fixture:

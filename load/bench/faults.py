@@ -18,27 +18,22 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
-import asyncpg
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from suppliers.devtools.withdrawals import CarefulWithdrawals, Ledger, audit, withdrawal_target
 from suppliers.embedded.postgres import EmbeddedPostgres
 
-from .environment import ApiServer, prepare_small_data, start_servers, start_sink
+from .environment import STOCK, ApiServer, prepare_small_data, report_dir, start_servers, start_sink
 from .loadgen import wrk_result
 
 CLIENTS = 16
@@ -57,16 +52,6 @@ POOLS: dict[str, dict[str, str]] = {
 RESTART_MODES = ("fast", "immediate", "fast", "immediate")
 
 
-@dataclass
-class Ledger:
-    acknowledged: set[uuid.UUID] = field(default_factory=set)
-    statuses: Counter[int] = field(default_factory=Counter)
-    transport_errors: int = 0
-    # (when it was answered, seconds it took) of every 201
-    served: list[tuple[float, float]] = field(default_factory=list)
-    unexpected: list[str] = field(default_factory=list)
-
-
 def percentile(values: list[float], share: float) -> float:
     if not values:
         return float("nan")
@@ -74,32 +59,10 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
-async def _withdraw(
-    http: httpx.AsyncClient, headers: dict[str, str], body: dict[str, str | int], ledger: Ledger
-) -> None:
-    while True:
-        started = time.monotonic()
-        try:
-            response = await http.post("/transactions", json=body, headers=headers)
-        except httpx.TransportError:
-            ledger.transport_errors += 1
-            await asyncio.sleep(0.2)
-            continue
-        ledger.statuses[response.status_code] += 1
-        if response.status_code == 201:
-            ledger.acknowledged.add(uuid.UUID(str(body["id"])))
-            ledger.served.append((time.monotonic(), time.monotonic() - started))
-            return
-        if response.status_code != 503 or "retry-after" not in response.headers:
-            ledger.unexpected.append(f"{response.status_code} {response.text[:200]}")
-            return
-        await asyncio.sleep(min(float(response.headers["retry-after"]), 0.5))
-
-
 async def restarts(
     api: ApiServer, postgres: EmbeddedPostgres, database_url: str, tick: Callable[[str], None]
 ) -> list[str]:
-    product, vendor = await product_and_vendor(database_url)
+    product, vendor = await withdrawal_target(database_url, stock=STOCK)
     ledger = Ledger()
     stop = asyncio.Event()
     limits = httpx.Limits(max_connections=CLIENTS + 4)
@@ -107,19 +70,9 @@ async def restarts(
         token = (await http.post("/login/token", data={"username": "a", "password": "a"})).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
 
-        async def client() -> None:
-            while not stop.is_set():
-                body: dict[str, str | int] = {
-                    "id": str(uuid.uuid4()),
-                    "product_id": str(product),
-                    "vendor_id": str(vendor),
-                    "action": "withdrawal",
-                    "quantity": 1,
-                }
-                await _withdraw(http, headers, body, ledger)
-
+        withdrawals = CarefulWithdrawals(http, headers, product, vendor, ledger)
         rss_before = api.rss_mb()
-        clients = [asyncio.create_task(client()) for _ in range(CLIENTS)]
+        clients = [asyncio.create_task(withdrawals.repeat_until(stop)) for _ in range(CLIENTS)]
         await asyncio.sleep(BASELINE_SECONDS)
         baseline_end = time.monotonic()
         tick("restarts: baseline done")
@@ -139,7 +92,7 @@ async def restarts(
 
     baseline = [took for at, took in ledger.served if at <= baseline_end]
     faulted = [took for at, took in ledger.served if at > baseline_end]
-    lost, doubled = await _audit(database_url, product, ledger)
+    found = await audit(database_url, product, ledger, initial_stock=STOCK)
     lines = [
         f"## PostgreSQL restarts under {CLIENTS} retrying clients",
         "",
@@ -149,7 +102,9 @@ async def restarts(
         "",
         f"- statuses: {dict(sorted(ledger.statuses.items()))}; transport errors: {ledger.transport_errors}; "
         f"unexpected answers: {len(ledger.unexpected)}",
-        f"- acknowledged withdrawals: {len(ledger.acknowledged)}; lost: {lost}; applied twice: {doubled}",
+        f"- acknowledged withdrawals: {len(ledger.acknowledged)}; lost: {found.lost}; "
+        f"applied without a 201: {found.unacknowledged}; applied twice: {found.applied_twice}; "
+        f"stock adds up: {found.stock_adds_up}",
         f"- 201 latency, baseline: p50 {1000 * statistics.median(baseline):.1f} ms, "
         f"p99 {1000 * percentile(baseline, 0.99):.1f} ms ({len(baseline)} requests)",
         f"- 201 latency, through the restarts: p50 {1000 * statistics.median(faulted):.1f} ms, "
@@ -159,32 +114,6 @@ async def restarts(
         f"({100 * (rss_after / rss_before - 1):+.1f} %)",
     ]
     return [*lines, *(f"  - unexpected: {text}" for text in ledger.unexpected[:5])]
-
-
-async def product_and_vendor(database_url: str) -> tuple[uuid.UUID, uuid.UUID]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        product, vendor = uuid.uuid4(), uuid.uuid4()
-        await connection.execute("INSERT INTO vendors (id, qualification) VALUES ($1, 'A')", vendor)
-        await connection.execute(
-            "INSERT INTO products (id, name, price, quantity, required_qualification) "
-            "VALUES ($1, 'restart target', $2, 100000000, 'C')",
-            product,
-            Decimal("1.00"),
-        )
-        return product, vendor
-    finally:
-        await connection.close()
-
-
-async def _audit(database_url: str, product: uuid.UUID, ledger: Ledger) -> tuple[int, int]:
-    connection = await asyncpg.connect(database_url)
-    try:
-        rows = await connection.fetch("SELECT id FROM transactions WHERE product_id = $1", product)
-    finally:
-        await connection.close()
-    recorded = [row["id"] for row in rows]
-    return len(ledger.acknowledged - set(recorded)), len(recorded) - len(set(recorded))
 
 
 def overload(env: dict[str, str], workdir: Path, tick: Callable[[str], None]) -> list[str]:
@@ -224,8 +153,7 @@ def overload(env: dict[str, str], workdir: Path, tick: Callable[[str], None]) ->
 
 
 def main() -> int:
-    out = Path(os.environ.get("BENCH_OUT", "reports/bench")).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out = report_dir()
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="suppliers-faults-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)

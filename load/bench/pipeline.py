@@ -21,7 +21,6 @@ up on (otelcol_exporter_send_failed_spans_total), refused, and what each gateway
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -36,9 +35,12 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .collectors import BINARY, SlowGateway, Tier, counter
-from .environment import ApiServer, prepare_small_data, start_servers, start_sink
-from .faults import percentile, product_and_vendor
+from suppliers.devtools.collectors import Tier, metric_sum
+from suppliers.devtools.withdrawals import transaction_body, withdrawal_target
+
+from .collectors import SlowGateway, require_binary, start_tier
+from .environment import STOCK, ApiServer, prepare_small_data, report_dir, start_servers, start_sink
+from .faults import percentile
 
 CLIENTS = 8
 PER_CLIENT_PER_SECOND = 8  # 64 withdrawals/s in all: a third of what this machine serves
@@ -75,7 +77,7 @@ class Phase:
 
 
 async def paced_clients(api: ApiServer, database_url: str, load: Load, stop: asyncio.Event) -> None:
-    product, vendor = await product_and_vendor(database_url)
+    product, vendor = await withdrawal_target(database_url, stock=STOCK)
     async with httpx.AsyncClient(base_url=api.base_url, timeout=30) as http:
         token = (await http.post("/login/token", data={"username": "a", "password": "a"})).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
@@ -84,13 +86,7 @@ async def paced_clients(api: ApiServer, database_url: str, load: Load, stop: asy
             interval = 1 / PER_CLIENT_PER_SECOND
             next_at = time.monotonic()
             while not stop.is_set():
-                body = {
-                    "id": str(uuid.uuid4()),
-                    "product_id": str(product),
-                    "vendor_id": str(vendor),
-                    "action": "withdrawal",
-                    "quantity": 1,
-                }
+                body = transaction_body(product, vendor, transaction_id=uuid.uuid4())
                 started = time.monotonic()
                 try:
                     response = await http.post("/transactions", json=body, headers=headers)
@@ -106,7 +102,7 @@ async def paced_clients(api: ApiServer, database_url: str, load: Load, stop: asy
 def sdk_counts(api: ApiServer) -> tuple[float, float]:
     """Spans the API's SDK dropped (queue full) and failed to export, from its /metrics."""
     text = httpx.get(f"{api.base_url}/metrics", timeout=10).text
-    dropped = counter(text, "otel_sdk_processor_span_processed_total", error_type="queue_full")
+    dropped = metric_sum(text, "otel_sdk_processor_span_processed_total", error_type="queue_full")
     failed = sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
@@ -127,20 +123,20 @@ def since(before: float, after: float) -> float:
 
 def pipeline_counts(tier: Tier) -> tuple[float, float, list[float]]:
     try:
-        agent = tier.agent.metrics()
-    except httpx.TransportError:
+        agent = tier.agent.own_metrics()
+    except OSError:  # down in this phase
         agent = ""
     received = []
-    for gateway in tier.gateways:
+    for gateway in tier.gateways.values():
         try:
             received.append(
-                counter(gateway.metrics(), "otelcol_receiver_accepted_spans_total", receiver="otlp")
+                metric_sum(gateway.own_metrics(), "otelcol_receiver_accepted_spans_total", receiver="otlp")
             )
-        except (httpx.TransportError, AssertionError):
+        except OSError:
             received.append(float("nan"))
     return (
-        counter(agent, "otelcol_exporter_send_failed_spans_total", exporter="loadbalancing"),
-        counter(agent, "otelcol_receiver_refused_spans_total"),
+        metric_sum(agent, "otelcol_exporter_send_failed_spans_total", exporter="loadbalancing"),
+        metric_sum(agent, "otelcol_receiver_refused_spans_total"),
         received,
     )
 
@@ -188,32 +184,27 @@ async def run_phases(
         tick(name)
 
     async def agent_down() -> None:
-        tier.agent.stop(kill=True)
+        tier.agent.kill()
         await asyncio.sleep(PHASE_S)
         await asyncio.to_thread(tier.agent.start)
 
     slow: list[SlowGateway] = []
-    victim = tier.gateways[-1]
+    name, victim = list(tier.gateways.items())[-1]
 
     async def gateway_slow() -> None:
         victim.stop()
-        slow.append(
-            await asyncio.to_thread(SlowGateway, victim.address, victim.otlp_grpc_port, SLOW_ANSWER_S)
-        )
+        slow.append(await asyncio.to_thread(SlowGateway, victim.host, victim.otlp_grpc_port, SLOW_ANSWER_S))
 
     async def gateway_back() -> None:
         for receiver in slow:
             receiver.stop()
         slow.clear()
         await asyncio.to_thread(victim.start)
-        if victim.address not in tier.listed:
-            tier.listed.append(victim.address)
-            tier.write_hosts()
+        tier.relist(name)
 
     async def gateway_gone() -> None:
-        victim.stop(kill=True)
-        tier.listed.remove(victim.address)
-        tier.write_hosts()
+        victim.kill()
+        tier.unlist(name)
 
     await phase("baseline", PHASE_S)
     await phase("agent killed, down 30 s, started again", PHASE_S + 5, agent_down)
@@ -251,23 +242,21 @@ def report(phases: list[Phase], dns: bool) -> str:
 
 
 def main() -> int:
-    if not BINARY.exists():
-        sys.exit("bench.pipeline: no .tools/bin/otelcol: run `make tools` first")
-    out = Path(os.environ.get("BENCH_OUT", "reports/bench")).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    require_binary("bench.pipeline")
+    out = report_dir()
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="suppliers-pipeline-") as tmp, ExitStack() as stack:
         workdir = Path(tmp)
         servers = start_servers(workdir, stack)
         prepare_small_data(servers.database_url)
         sink = start_sink(stack)
-        tier = Tier(stack, workdir, sink_grpc=sink.grpc, sink_http=sink.http)
+        tier = start_tier(stack, workdir, sink=sink)
         env = {
             "DATABASE_URL": servers.database_url,
             "REDIS_URL": servers.redis_url,
             "SUPPLIERS_WORKERS": "2",
             "OTEL_SDK_DISABLED": "false",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": tier.otlp_http,
+            "OTEL_EXPORTER_OTLP_ENDPOINT": tier.agent.otlp_http_endpoint,
             "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED": "true",
             "OTEL_METRIC_EXPORT_INTERVAL": "5000",
         }
@@ -283,7 +272,7 @@ def main() -> int:
                 bar.advance(task)
 
             phases = asyncio.run(run_phases(api, tier, servers.database_url, tick))
-        text = report(phases, tier.dns)
+        text = report(phases, tier.through_dns)
     (out / "pipeline-faults.md").write_text(text)
     print(text)
     return 0

@@ -21,9 +21,10 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
+from suppliers.devtools.usage import cpu_seconds
+
 from .environment import ApiServer, fixture_for, prepare_data, start_servers, start_sink
 from .loadgen import require, wrk
-from .processes import cpu_seconds
 
 # Every worker, 200 samples a second, without pausing the processes; full paths to tell packages apart.
 SAMPLING = ["--format", "raw", "--rate", "200", "--subprocesses", "--nonblocking", "--full-filenames"]

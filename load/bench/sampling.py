@@ -20,9 +20,7 @@ collector are read around the window. Reported:
 from __future__ import annotations
 
 import json
-import os
 import random
-import sys
 import tempfile
 import threading
 import time
@@ -38,8 +36,11 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from rich.console import Console
 from rich.progress import Progress
 
-from .collectors import BINARY, Tier, counter, private_hosts_work
-from .environment import start_sink
+from suppliers.devtools import usage
+from suppliers.devtools.collectors import Tier, metric_sum, private_hosts_work
+
+from .collectors import require_binary, start_tier
+from .environment import report_dir, start_sink
 
 SPANS_PER_TRACE = 3
 RATES = (1_000, 3_000)  # spans per second
@@ -169,28 +170,28 @@ class Row:
 def measure(workdir: Path, setting: str, rate: int, gateway_env: dict[str, str]) -> Row:
     with ExitStack() as stack:
         sink = start_sink(stack)
-        tier = Tier(stack, workdir, sink_grpc=sink.grpc, sink_http=sink.http, gateway_env=gateway_env)
-        generator = Generator(tier.otlp_http, rate)
+        tier = start_tier(stack, workdir, sink=sink, gateway_env=gateway_env)
+        generator = Generator(tier.agent.otlp_http_endpoint, rate)
         generator.start()
         # Past the first decisions: a trace waits at most the decision wait.
         wait = float(gateway_env.get("SAMPLING_DECISION_WAIT", "10s").rstrip("s"))
         time.sleep(WARM_UP_S + (wait if gateway_env.get("SAMPLING_DECISION_WAIT_AFTER_ROOT") == "0s" else 0))
         collectors = tier.collectors()
-        cpu_before = {c.name: c.cpu_seconds() for c in collectors}
-        accepted_before = counter(
-            tier.agent.metrics(), "otelcol_receiver_accepted_spans_total", receiver="otlp"
+        cpu_before = {c.what: usage.cpu_seconds(c.pid) for c in collectors}
+        accepted_before = metric_sum(
+            tier.agent.own_metrics(), "otelcol_receiver_accepted_spans_total", receiver="otlp"
         )
         started = time.monotonic()
         time.sleep(WINDOW_S)
         elapsed = time.monotonic() - started
-        cpu = {c.name: c.cpu_seconds() - cpu_before[c.name] for c in collectors}
-        scraped = {c.name: c.metrics() for c in collectors}
+        cpu = {c.what: usage.cpu_seconds(c.pid) - cpu_before[c.what] for c in collectors}
+        scraped = {c.what: c.own_metrics() for c in collectors}
         accepted = (
-            counter(scraped["agent"], "otelcol_receiver_accepted_spans_total", receiver="otlp")
+            metric_sum(scraped[tier.agent.what], "otelcol_receiver_accepted_spans_total", receiver="otlp")
             - accepted_before
         )
         achieved = accepted / elapsed
-        through = {c.name: achieved if c is tier.agent else achieved / len(tier.gateways) for c in collectors}
+        through = {c.what: achieved if c is tier.agent else achieved / len(tier.gateways) for c in collectors}
         row = Row(
             setting=setting,
             rate=rate,
@@ -199,11 +200,11 @@ def measure(workdir: Path, setting: str, rate: int, gateway_env: dict[str, str])
                 name: round(1000 * seconds / elapsed / (through[name] / 1000), 1)
                 for name, seconds in cpu.items()
             },
-            rss_mb={c.name: round(c.rss_mb(), 1) for c in collectors},
-            peak_rss_mb={c.name: round(c.peak_rss_mb(), 1) for c in collectors},
+            rss_mb={c.what: round(usage.rss_mb(c.pid), 1) for c in collectors},
+            peak_rss_mb={c.what: round(usage.peak_rss_mb(c.pid), 1) for c in collectors},
             traces_waiting=sum(
-                counter(scraped[g.name], "otelcol_processor_tail_sampling_sampling_traces_on_memory")
-                for g in tier.gateways
+                metric_sum(scraped[g.what], "otelcol_processor_tail_sampling_sampling_traces_on_memory")
+                for g in tier.gateways.values()
             ),
             traces_kept=_share(
                 scraped, tier, "otelcol_processor_tail_sampling_global_count_traces_sampled_total"
@@ -215,19 +216,19 @@ def measure(workdir: Path, setting: str, rate: int, gateway_env: dict[str, str])
 
 
 def _share(scraped: dict[str, str], tier: Tier, name: str) -> float:
-    kept = sum(counter(scraped[g.name], name, decision="sampled") for g in tier.gateways)
-    total = sum(counter(scraped[g.name], name) for g in tier.gateways)
+    kept = sum(metric_sum(scraped[g.what], name, decision="sampled") for g in tier.gateways.values())
+    total = sum(metric_sum(scraped[g.what], name) for g in tier.gateways.values())
     return round(kept / total, 3) if total else float("nan")
 
 
 def _spans_kept(scraped: dict[str, str], tier: Tier) -> float:
     sent = sum(
-        counter(scraped[g.name], "otelcol_exporter_sent_spans_total", exporter="otlp_grpc/tempo")
-        for g in tier.gateways
+        metric_sum(scraped[g.what], "otelcol_exporter_sent_spans_total", exporter="otlp_grpc/tempo")
+        for g in tier.gateways.values()
     )
     received = sum(
-        counter(scraped[g.name], "otelcol_receiver_accepted_spans_total", receiver="otlp")
-        for g in tier.gateways
+        metric_sum(scraped[g.what], "otelcol_receiver_accepted_spans_total", receiver="otlp")
+        for g in tier.gateways.values()
     )
     return round(sent / received, 3) if received else float("nan")
 
@@ -236,6 +237,7 @@ def _percent(share: float) -> str:
     return "—" if share != share else f"{share:.1%}"  # NaN: nothing decided in the window
 
 
+AGENT = "agent"  # the tier's name for it
 GATEWAYS_DNS = "two gateways found through DNS"
 GATEWAY_ALONE = "one gateway (no private /etc/hosts here)"
 
@@ -254,10 +256,10 @@ def report(rows: list[Row], dns: bool) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        gateways = [name for name in row.cpu_ms_per_1000 if name != "agent"]
+        gateways = [name for name in row.cpu_ms_per_1000 if name != AGENT]
         lines.append(
-            f"| {row.setting} | {row.rate:,} | {row.achieved:,.0f} | {row.cpu_ms_per_1000['agent']} |"
-            f" {' / '.join(str(row.cpu_ms_per_1000[g]) for g in gateways)} | {row.rss_mb['agent']} |"
+            f"| {row.setting} | {row.rate:,} | {row.achieved:,.0f} | {row.cpu_ms_per_1000[AGENT]} |"
+            f" {' / '.join(str(row.cpu_ms_per_1000[g]) for g in gateways)} | {row.rss_mb[AGENT]} |"
             f" {' / '.join(f'{row.rss_mb[g]} ({row.peak_rss_mb[g]})' for g in gateways)} |"
             f" {row.traces_waiting:,.0f} | {_percent(row.traces_kept)} | {_percent(row.spans_kept)} |"
         )
@@ -266,10 +268,8 @@ def report(rows: list[Row], dns: bool) -> str:
 
 def main() -> None:
     console = Console(stderr=True)
-    if not BINARY.exists():
-        sys.exit("bench.sampling: no .tools/bin/otelcol: run `make tools` first")
-    out = Path(os.environ.get("BENCH_OUT", "reports/bench"))
-    out.mkdir(parents=True, exist_ok=True)
+    require_binary("bench.sampling")
+    out = report_dir()
     plan = [("10 s, decided 1 s after the root (shipped)", rate, WAITS[next(iter(WAITS))]) for rate in RATES]
     plan += [(setting, RATES[-1], env) for setting, env in list(WAITS.items())[1:]]
     rows: list[Row] = []

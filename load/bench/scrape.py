@@ -20,7 +20,8 @@ from pathlib import Path
 
 import httpx
 
-from . import processes
+from suppliers.devtools import usage
+
 from .environment import USER, ApiServer, prepare_data, start_servers, start_sink
 
 SCRAPES = int(os.environ.get("BENCH_SCRAPES", "50"))
@@ -37,12 +38,12 @@ def scrape_cost(api: ApiServer) -> tuple[float, float, int]:
     answer = httpx.get(f"{api.base_url}/metrics").text
     samples = sum(1 for line in answer.splitlines() if line and not line.startswith("#"))
     walls = []
-    before = processes.cpu_seconds(api.pid)
+    before = usage.cpu_seconds(api.pid)
     for _ in range(SCRAPES):
         started = time.perf_counter()
         httpx.get(f"{api.base_url}/metrics").raise_for_status()
         walls.append(time.perf_counter() - started)
-    cpu = processes.cpu_seconds(api.pid) - before
+    cpu = usage.cpu_seconds(api.pid) - before
     return statistics.median(walls) * 1000, cpu / SCRAPES * 1000, samples
 
 

@@ -64,7 +64,7 @@ from suppliers.telemetry.setup import Telemetry
 from suppliers.telemetry.spans import on_request_span
 from suppliers.telemetry.tallies import Tally
 
-from .environment import Sink, start_sink
+from .environment import Sink, report_dir, start_sink
 
 LOOPS = int(os.environ.get("TELEMETRY_LOOPS", "3000"))
 REPEATS = int(os.environ.get("TELEMETRY_REPEATS", "9"))
@@ -546,5 +546,5 @@ def run(out: Path | None = None) -> list[Row]:
 
 
 if __name__ == "__main__":
-    run(Path(os.environ.get("BENCH_OUT", "reports/bench")).resolve())
+    run(report_dir())
     sys.exit(0)

@@ -16,7 +16,7 @@ from decimal import Decimal
 import asyncpg
 import httpx
 
-from tests.rows import transaction_body
+from suppliers.devtools.withdrawals import transaction_body
 
 
 async def drive_mixed_load(base_url: str, db: asyncpg.Pool, *, seconds: float = 6.0) -> int:

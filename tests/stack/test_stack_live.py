@@ -48,8 +48,9 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from suppliers.devtools.collectors import Collector, Tier
 from suppliers.embedded.postgres import bin_dir, free_port
-from tests.collector_process import COLLECTOR_CONFIG, GATEWAY_CONFIG, CollectorProcess
+from tests.collector_process import COLLECTOR_CONFIG, GATEWAY_CONFIG
 from tests.otlp_receiver import (
     REFUSE_MARK,
     OtlpReceiver,
@@ -122,8 +123,8 @@ def as_verdict(expr: str) -> str:
 @dataclass
 class LiveStack:
     api: ApiProcess
-    collector: CollectorProcess
-    gateway: CollectorProcess
+    collector: Collector
+    gateway: Collector
     prometheus: PrometheusServer
     backends: OtlpReceiver
     started_at: float
@@ -143,7 +144,7 @@ def fast_rules(workdir: Path) -> list[Path]:
 
 
 def stack_prometheus_config(
-    workdir: Path, *, prometheus_port: int, collector: CollectorProcess, gateways: list[CollectorProcess]
+    workdir: Path, *, prometheus_port: int, collector: Collector, gateways: list[Collector]
 ) -> dict[str, Any]:
     """compose's prometheus.yml with its targets here: static ones mapped, DNS-found gateways listed."""
     config = load_mapping(PROMETHEUS_CONFIG)
@@ -195,7 +196,7 @@ async def create_monitor_role(database_url: str) -> None:
     )
 
 
-def send_refused_telemetry(collector: CollectorProcess) -> None:
+def send_refused_telemetry(collector: Collector) -> None:
     """Telemetry each backend refuses for good, sent to the collector as any OTLP client would.
 
     Exporters count only data they gave up on (send_failed); without it those series, and the alerts
@@ -258,35 +259,36 @@ async def stack(
     prometheus_port = free_port()
     with OtlpReceiver(with_grpc=True, refuse_marked=True) as backends:
         prometheus_otlp = f"http://127.0.0.1:{prometheus_port}/api/v1/otlp"
-        gateway = CollectorProcess(
+        # The agent is given its one gateway's address (the sampling test finds two through DNS).
+        tier = Tier(
+            require_tool("otelcol"),
             workdir,
-            {
-                **compose_environment("otel-gateway"),
-                "COLLECTOR_METRICS_INTERVAL": "2s",
-                "SAMPLING_REST_PERCENT": "50",
-                "SAMPLING_DECISION_WAIT": "2s",
-                "TEMPO_OTLP_ENDPOINT": backends.grpc_endpoint,
-                "PROMETHEUS_OTLP_ENDPOINT": prometheus_otlp,
-            },
-            config=GATEWAY_CONFIG,
-            name="otel-gateway",
-        )
-        collector = CollectorProcess(
-            workdir,
-            {
+            agent_config=COLLECTOR_CONFIG,
+            gateway_config=GATEWAY_CONFIG,
+            agent_env={
                 **compose_environment("otel-collector"),
                 "POSTGRES_ENDPOINT": f"{database.hostname}:{database.port}",
                 "POSTGRES_DB": database.path.lstrip("/"),
                 "REDIS_ENDPOINT": f"{cache.hostname}:{cache.port}",
                 "HOST_METRICS_ROOT_PATH": "/",
                 "COLLECTOR_METRICS_INTERVAL": "2s",
-                "GATEWAY_HOSTNAME": gateway.host,
-                "GATEWAY_OTLP_PORT": str(gateway.otlp_grpc_port),
                 "LOKI_OTLP_ENDPOINT": f"{backends.endpoint}/otlp",
                 "PROMETHEUS_OTLP_ENDPOINT": prometheus_otlp,
             },
-            name="otel-collector",
+            gateways={
+                "otel-gateway": {
+                    **compose_environment("otel-gateway"),
+                    "COLLECTOR_METRICS_INTERVAL": "2s",
+                    "SAMPLING_REST_PERCENT": "50",
+                    "SAMPLING_DECISION_WAIT": "2s",
+                    "TEMPO_OTLP_ENDPOINT": backends.grpc_endpoint,
+                    "PROMETHEUS_OTLP_ENDPOINT": prometheus_otlp,
+                }
+            },
+            through_dns=False,
+            agent_name="otel-collector",
         )
+        collector, gateway = tier.agent, tier.gateways["otel-gateway"]
         prometheus = PrometheusServer.as_in_compose(
             workdir,
             config=stack_prometheus_config(
@@ -314,8 +316,7 @@ async def stack(
         started_at = time.time()
         try:
             prometheus.start()
-            gateway.start()
-            collector.start()
+            tier.start()
             api.start()
             await drive_mixed_load(api.base_url, db, seconds=20)
             send_refused_telemetry(collector)
@@ -330,8 +331,7 @@ async def stack(
             yield LiveStack(api, collector, gateway, prometheus, backends, started_at)
         finally:
             api.stop()
-            collector.stop()
-            gateway.stop()
+            tier.stop()
             prometheus.stop()
 
 

@@ -2,9 +2,9 @@
 
 The shipped otel-collector.yaml (agent) and otel-gateway.yaml (gateways) run with compose's sampling
 defaults (errors, 5xx, slow ≥ 500 ms and playground traces kept; 10 % of the rest; 1 % of synthetic
-load). The agent finds the gateways as in compose, by asking DNS for `otel-gateway`: it runs in a
-private mount namespace whose /etc/hosts lists the two gateways (127.0.0.2 and 127.0.0.3, one port),
-so a gateway's line can be removed the way Docker's DNS stops listing a stopped container.
+load). The agent finds the gateways as in compose, by asking DNS for `otel-gateway`
+(suppliers.devtools.collectors.Tier: a private /etc/hosts lists them at 127.0.0.2 and 127.0.0.3, one
+port), so a gateway's line can be removed the way Docker's DNS stops listing a stopped container.
 
 The load is known trace by trace: every response names its trace (`traceresponse`), so the test knows
 each trace's kind and can check each one against what the stand-ins received. Midway, gateway B is
@@ -17,8 +17,6 @@ import asyncio
 import json
 import math
 import os
-import shutil
-import subprocess
 import time
 import urllib.parse
 import uuid
@@ -26,24 +24,23 @@ from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from suppliers.embedded.postgres import free_port
-from tests.collector_process import GATEWAY_CONFIG, CollectorProcess
+from suppliers.devtools.collectors import Collector, Tier, metric_sum, private_hosts_work
+from suppliers.devtools.usage import cpu_seconds, peak_rss_mb
+from suppliers.devtools.withdrawals import transaction_body
+from tests.collector_process import COLLECTOR_CONFIG, GATEWAY_CONFIG
 from tests.otlp_receiver import OtlpReceiver, attributes
-from tests.rows import transaction_body
 from tests.servers import ApiProcess
 from tests.toolchain import require_tool
 
 from .layout import compose_environment, load_mapping, with_defaults
 
 SERVER_KIND = 2  # Span.SpanKind.SPAN_KIND_SERVER
-GATEWAYS = {"a": "127.0.0.2", "b": "127.0.0.3"}
 # Compose's sampling defaults: the test runs them as shipped.
 SLOW_MS = int(with_defaults(compose_environment("otel-gateway")["SAMPLING_SLOW_MS"]))
 REST_SHARE = float(with_defaults(compose_environment("otel-gateway")["SAMPLING_REST_PERCENT"])) / 100
@@ -96,8 +93,8 @@ class Run:
     before: BeforeTheKill
     receivers: dict[str, OtlpReceiver]
     metrics: OtlpReceiver
-    agent: CollectorProcess
-    gateways: dict[str, CollectorProcess]
+    agent: Collector
+    gateways: dict[str, Collector]
     agent_metrics: str
     cpu_before_the_kill: dict[str, float]  # seconds of CPU per collector during the first half
     figures: dict[str, Any] = field(default_factory=dict)
@@ -107,50 +104,6 @@ class Run:
         for _, span in self.receivers[name].spans():
             found[span.trace_id.hex()].append(span)
         return found
-
-
-def mount_namespace_works() -> bool:
-    if shutil.which("unshare") is None:
-        return False
-    done = subprocess.run(
-        ["unshare", "--mount", "--propagation", "private", "true"],
-        capture_output=True,
-        timeout=10,
-        check=False,
-    )
-    return done.returncode == 0
-
-
-def write_hosts(path: Path, gateways: list[str]) -> None:
-    """Rewritten in place: the agent's /etc/hosts is a bind mount of this very inode."""
-    lines = ["127.0.0.1 localhost", *(f"{address} otel-gateway" for address in gateways)]
-    with path.open("r+" if path.exists() else "w") as hosts:
-        hosts.seek(0)
-        hosts.write("\n".join(lines) + "\n")
-        hosts.truncate()
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
-
-
-def peak_rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmHWM for {pid}")
-
-
-def counter(text: str, name: str, **labels: str) -> float:
-    """Sum of a counter's samples in Prometheus text whose labels include ``labels``."""
-    total = 0.0
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        if all(f'{key}="{value}"' in line for key, value in labels.items()):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 async def drive(api: ApiProcess, db: asyncpg.Pool, seconds: float, sent: list[Sent]) -> None:
@@ -211,15 +164,15 @@ async def drive(api: ApiProcess, db: asyncpg.Pool, seconds: float, sent: list[Se
             rounds += 1
 
 
-def new_trace_ids(gateways: dict[str, CollectorProcess]) -> dict[str, float]:
+def new_trace_ids(gateways: dict[str, Collector]) -> dict[str, float]:
     return {
-        name: counter(gateway.own_metrics(), "otelcol_processor_tail_sampling_new_trace_id_received_total")
+        name: metric_sum(gateway.own_metrics(), "otelcol_processor_tail_sampling_new_trace_id_received_total")
         for name, gateway in gateways.items()
     }
 
 
 async def exported_before_the_kill(
-    sent: list[Sent], metrics: OtlpReceiver, gateways: dict[str, CollectorProcess], at_start: dict[str, float]
+    sent: list[Sent], metrics: OtlpReceiver, gateways: dict[str, Collector], at_start: dict[str, float]
 ) -> BeforeTheKill:
     """Wait until the gateways' span metrics have caught up with the API's own counts, then read both."""
     spans: dict[tuple[str, str], int] = {}
@@ -233,7 +186,7 @@ async def exported_before_the_kill(
     await asyncio.sleep(2)  # the decisions' own counters lag the span metrics by a flush at most
     scraped = {name: gateway.own_metrics() for name, gateway in gateways.items()}
     new = {
-        name: counter(text, "otelcol_processor_tail_sampling_new_trace_id_received_total") - at_start[name]
+        name: metric_sum(text, "otelcol_processor_tail_sampling_new_trace_id_received_total") - at_start[name]
         for name, text in scraped.items()
     }
     return BeforeTheKill(len({s.trace_id for s in sent}), new, spans, api)
@@ -244,57 +197,46 @@ async def run(
     database_url: str, redis_url: str, db: asyncpg.Pool, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Run]:
     require_tool("otelcol")
-    if not mount_namespace_works():
+    if not private_hosts_work():
         why = "needs `unshare --mount` (root) to give the agent its own /etc/hosts, as DNS in compose"
         if os.environ.get("CI"):
             pytest.fail(why)  # CI runs as root: the run must happen there
         pytest.skip(why)
     workdir = tmp_path_factory.mktemp("sampling")
-    hosts = workdir / "hosts"
-    write_hosts(hosts, list(GATEWAYS.values()))
     database = urllib.parse.urlsplit(database_url)
     cache = urllib.parse.urlsplit(redis_url)
-    otlp_port = free_port()
     with (
         OtlpReceiver() as metrics,
         OtlpReceiver(with_grpc=True) as tempo_a,
         OtlpReceiver(with_grpc=True) as tempo_b,
     ):
         receivers = {"a": tempo_a, "b": tempo_b}
-        gateways = {
-            name: CollectorProcess(
-                workdir,
-                {
-                    **compose_environment("otel-gateway"),
-                    "COLLECTOR_METRICS_INTERVAL": "1s",
-                    "TEMPO_OTLP_ENDPOINT": receivers[name].grpc_endpoint,
-                    "PROMETHEUS_OTLP_ENDPOINT": metrics.endpoint,
-                },
-                config=GATEWAY_CONFIG,
-                name=f"gateway-{name}",
-                host=address,
-                otlp_grpc_port=otlp_port,
-            )
-            for name, address in GATEWAYS.items()
-        }
-        agent = CollectorProcess(
+        tier = Tier(
+            require_tool("otelcol"),
             workdir,
-            {
+            agent_config=COLLECTOR_CONFIG,
+            gateway_config=GATEWAY_CONFIG,
+            agent_env={
                 **compose_environment("otel-collector"),
                 "POSTGRES_ENDPOINT": f"{database.hostname}:{database.port}",
                 "POSTGRES_DB": database.path.lstrip("/"),
                 "REDIS_ENDPOINT": f"{cache.hostname}:{cache.port}",
                 "HOST_METRICS_ROOT_PATH": "/",
-                "GATEWAY_OTLP_PORT": str(otlp_port),
                 "PROMETHEUS_OTLP_ENDPOINT": metrics.endpoint,
                 "LOKI_OTLP_ENDPOINT": metrics.endpoint,
             },
-            name="agent",
-            wrapper=[
-                "unshare", "--mount", "--propagation", "private",
-                "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts),
-            ],
-        )  # fmt: skip
+            gateways={
+                f"gateway-{name}": {
+                    **compose_environment("otel-gateway"),
+                    "COLLECTOR_METRICS_INTERVAL": "1s",
+                    "TEMPO_OTLP_ENDPOINT": receiver.grpc_endpoint,
+                    "PROMETHEUS_OTLP_ENDPOINT": metrics.endpoint,
+                }
+                for name, receiver in receivers.items()
+            },
+        )
+        agent = tier.agent
+        gateways = {name: tier.gateways[f"gateway-{name}"] for name in receivers}
         api = ApiProcess(
             {
                 **compose_environment("api"),
@@ -309,9 +251,7 @@ async def run(
         )
         sent: list[Sent] = []
         try:
-            for gateway in gateways.values():
-                gateway.start()
-            agent.start()
+            tier.start()
             api.start()
             # The API's own start-up makes traces (its first queries): counted from here on.
             await asyncio.sleep(8)
@@ -328,7 +268,7 @@ async def run(
             await asyncio.sleep(KILL_AFTER_S)
             gateways["b"].kill()
             killed_at = time.monotonic()
-            write_hosts(hosts, [GATEWAYS["a"]])
+            tier.unlist("gateway-b")
             await second_half
             # Every decision made and exported: the longest wait, the batch timeout, a margin.
             time.sleep(15)
@@ -341,9 +281,7 @@ async def run(
             print("\nsampling figures:", json.dumps(result.figures, indent=1))
         finally:
             api.stop()
-            agent.stop()
-            for gateway in gateways.values():
-                gateway.stop()
+            tier.stop()
 
 
 def settled(run: Run, sent: Sent) -> bool:
@@ -530,20 +468,22 @@ def test_the_traces_the_killed_gateway_held_are_the_only_loss(run: Run) -> None:
 
 
 def test_what_was_lost_is_counted_and_nothing_crashed(run: Run) -> None:
-    failed = counter(run.agent_metrics, "otelcol_exporter_send_failed_spans_total", exporter="loadbalancing")
-    sent = counter(run.agent_metrics, "otelcol_exporter_sent_spans_total", exporter="loadbalancing")
+    failed = metric_sum(
+        run.agent_metrics, "otelcol_exporter_send_failed_spans_total", exporter="loadbalancing"
+    )
+    sent = metric_sum(run.agent_metrics, "otelcol_exporter_sent_spans_total", exporter="loadbalancing")
     received = sum(1 for receiver in run.receivers.values() for _ in receiver.spans())
     run.figures["agent: spans sent, send failed (loadbalancing)"] = [sent, failed]
     run.figures["spans the stand-ins received"] = received
     assert sent > 0
     for process in (run.agent, run.gateways["a"]):
         assert process.running(), f"{process.what} died"
-        limit = 512 * 2**20 * MEMORY_LIMIT_PERCENT / 100
-        peak = peak_rss_bytes(process.pid)
-        run.figures[f"{process.what} peak RSS MiB"] = round(peak / 2**20)
-        assert peak < limit, f"{process.what}: {peak / 2**20:.0f} MiB"
+        limit_mib = 512 * MEMORY_LIMIT_PERCENT / 100
+        peak = peak_rss_mb(process.pid)
+        run.figures[f"{process.what} peak RSS MiB"] = round(peak)
+        assert 0 < peak < limit_mib, f"{process.what}: {peak:.0f} MiB"
     # CPU per 1,000 spans/s: CPU seconds over the first half divided by the thousands of spans handled.
-    spans = counter(run.agent_metrics, "otelcol_receiver_accepted_spans_total", receiver="otlp")
+    spans = metric_sum(run.agent_metrics, "otelcol_receiver_accepted_spans_total", receiver="otlp")
     share = {"agent": 1.0, "gateway-a": 0.5, "gateway-b": 0.5}  # the gateways split the traces
     run.figures["CPU ms per 1,000 spans (first half)"] = {
         name: round(1000 * 1000 * seconds / (spans * share[name]), 1) if spans else None

@@ -8,10 +8,15 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Self
 
 
 class ServerDidNotStart(RuntimeError):
     """The program exited at start or never answered; the message names it and ends with its log."""
+
+    def __init__(self, what: str, why: str, log_path: Path) -> None:
+        super().__init__(f"{what} {why}:\n{_tail(log_path)}")
+        self.summary = f"{what} {why}; see {log_path}"
 
 
 def answers(url: str) -> bool:
@@ -40,13 +45,13 @@ def start_and_wait(
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise ServerDidNotStart(f"{what} exited at start:\n{_tail(log_path)}")
+            raise ServerDidNotStart(what, "exited at start", log_path)
         if answers(ready_url):
             return process
         time.sleep(0.1)
     process.kill()
     process.wait()
-    raise ServerDidNotStart(f"{what} did not become ready within {timeout:.0f} s:\n{_tail(log_path)}")
+    raise ServerDidNotStart(what, f"did not become ready within {timeout:.0f} s", log_path)
 
 
 def stop_process(process: subprocess.Popen[bytes], *, grace: float = 15.0) -> None:
@@ -57,6 +62,65 @@ def stop_process(process: subprocess.Popen[bytes], *, grace: float = 15.0) -> No
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+class ServerProcess:
+    """A program started and waited for, its output in ``log_path``; stopped with SIGTERM.
+
+    A subclass says what to run (``command``), how it is configured (``environment``) and where it
+    answers 200 once it serves (``ready_url``). It may be started again after a stop, on the same ports.
+    """
+
+    what = "a server"
+    start_timeout = 30.0
+    stop_grace = 15.0
+
+    def __init__(self, *, log_path: Path) -> None:
+        self.log_path = log_path
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def ready_url(self) -> str:
+        raise NotImplementedError
+
+    def environment(self) -> Mapping[str, str] | None:
+        return None  # this process's own
+
+    def start(self) -> Self:
+        self._process = start_and_wait(
+            self.command(),
+            env=self.environment(),
+            log_path=self.log_path,
+            ready_url=self.ready_url(),
+            what=self.what,
+            timeout=self.start_timeout,
+        )
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            stop_process(self._process, grace=self.stop_grace)
+            self._process = None
+
+    def kill(self) -> None:
+        """SIGKILL: a process that dies without a chance to finish anything."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, f"{self.what} is not running"
+        return self._process.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
 
 def _tail(log_path: Path) -> str:

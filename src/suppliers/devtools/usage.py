@@ -1,4 +1,5 @@
-"""CPU and memory of the API as the kernel counts them: the server process and all its workers."""
+"""CPU and memory of a process as the kernel counts them: the process and everything below it
+(uvicorn's workers), read from /proc."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def _stat(pid: int) -> list[str] | None:
 
 
 def family(pid: int) -> list[int]:
-    """``pid`` and every process below it (uvicorn's workers, their children)."""
+    """``pid`` and every process below it."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
@@ -41,14 +42,21 @@ def cpu_seconds(pid: int) -> float:
 
 
 def rss_mb(pid: int) -> float:
-    """Resident memory of the process family, in MB."""
-    total = 0
-    for member in family(pid):
-        try:
-            status = Path(f"/proc/{member}/status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total / 1024
+    """Resident memory of the process family now, in MiB."""
+    return sum(_status_kib(member, "VmRSS:") for member in family(pid)) / 1024
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The highest resident memory of this one process so far (VmHWM), in MiB."""
+    return _status_kib(pid, "VmHWM:") / 1024
+
+
+def _status_kib(pid: int, field: str) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0

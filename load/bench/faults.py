@@ -24,13 +24,14 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from suppliers.devtools.withdrawals import CarefulWithdrawals, Ledger, audit, withdrawal_target
+from suppliers.devtools.withdrawals import Audit, CarefulWithdrawals, Ledger, audit, withdrawal_target
 from suppliers.embedded.postgres import EmbeddedPostgres
 
 from .environment import STOCK, ApiServer, prepare_small_data, report_dir, start_servers, start_sink
@@ -59,9 +60,29 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+@dataclass(frozen=True)
+class Outage:
+    mode: str
+    restart_took: float  # pg_ctl restart, seconds
+    longest_gap: float  # seconds without any 201 from the restart command on
+    refused: int  # 503s during it
+
+
+@dataclass(frozen=True)
+class Restarts:
+    """What the careful clients saw through the restarts, and what the database says afterwards."""
+
+    outages: list[Outage]
+    ledger: Ledger
+    baseline_end: float
+    audit: Audit
+    rss_before: float
+    rss_after: float
+
+
 async def restarts(
     api: ApiServer, postgres: EmbeddedPostgres, database_url: str, tick: Callable[[str], None]
-) -> list[str]:
+) -> Restarts:
     product, vendor = await withdrawal_target(database_url, stock=STOCK)
     ledger = Ledger()
     stop = asyncio.Event()
@@ -76,7 +97,7 @@ async def restarts(
         await asyncio.sleep(BASELINE_SECONDS)
         baseline_end = time.monotonic()
         tick("restarts: baseline done")
-        outages: list[tuple[str, float, float, int]] = []
+        outages: list[Outage] = []
         for mode in RESTART_MODES:
             began, refused_before = time.monotonic(), ledger.statuses[503]
             await asyncio.to_thread(postgres.restart, mode)
@@ -84,21 +105,34 @@ async def restarts(
             await asyncio.sleep(SETTLE_SECONDS)
             answered = [began, *sorted(at for at, _ in ledger.served if at > began)]
             longest = max(later - earlier for earlier, later in itertools.pairwise(answered))
-            outages.append((mode, restarted - began, longest, ledger.statuses[503] - refused_before))
+            outages.append(Outage(mode, restarted - began, longest, ledger.statuses[503] - refused_before))
             tick(f"restarts: {mode}")
         stop.set()
         await asyncio.wait_for(asyncio.gather(*clients), timeout=60)
         rss_after = api.rss_mb()
 
-    baseline = [took for at, took in ledger.served if at <= baseline_end]
-    faulted = [took for at, took in ledger.served if at > baseline_end]
     found = await audit(database_url, product, ledger, initial_stock=STOCK)
+    return Restarts(outages, ledger, baseline_end, found, rss_before, rss_after)
+
+
+def restarts_report(measured: Restarts) -> list[str]:
+    ledger, found, rss_before, rss_after = (
+        measured.ledger,
+        measured.audit,
+        measured.rss_before,
+        measured.rss_after,
+    )
+    baseline = [took for at, took in ledger.served if at <= measured.baseline_end]
+    faulted = [took for at, took in ledger.served if at > measured.baseline_end]
     lines = [
         f"## PostgreSQL restarts under {CLIENTS} retrying clients",
         "",
         "| restart | pg_ctl restart took | longest time without any 201 | 503s during it |",
         "|---|---|---|---|",
-        *(f"| {mode} | {took:.2f} s | {gap:.2f} s | {refused} |" for mode, took, gap, refused in outages),
+        *(
+            f"| {o.mode} | {o.restart_took:.2f} s | {o.longest_gap:.2f} s | {o.refused} |"
+            for o in measured.outages
+        ),
         "",
         f"- statuses: {dict(sorted(ledger.statuses.items()))}; transport errors: {ledger.transport_errors}; "
         f"unexpected answers: {len(ledger.unexpected)}",
@@ -173,7 +207,7 @@ def main() -> int:
 
             api = ApiServer("restarts", {**env, "SUPPLIERS_WORKERS": "1"}, workdir).start()
             try:
-                report = asyncio.run(restarts(api, postgres, database_url, tick))
+                report = restarts_report(asyncio.run(restarts(api, postgres, database_url, tick)))
             finally:
                 api.stop()
             # Overload as deployed: telemetry on, exporting (to a discarding endpoint: the collector's

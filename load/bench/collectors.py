@@ -12,9 +12,8 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from suppliers.devtools.collectors import Collector, Tier, private_hosts_work
+from suppliers.devtools.collectors import Collector, Tier, infra_receivers_on, private_hosts_work
 from suppliers.devtools.processes import ServerDidNotStart
 from suppliers.embedded.postgres import free_port
 
@@ -82,17 +81,13 @@ def start_agent(
 ) -> Collector:
     """The agent alone, running the shipped otel-collector.yaml with its infra receivers on our
     servers; the sink stands in for the gateways (the agent's cost is what the API's host pays)."""
-    database, cache = urlsplit(database_url), urlsplit(redis_url)
     gateway_host, gateway_port = sink.grpc.rsplit(":", 1)
     agent = Collector(
         BINARY,
         AGENT_CONFIG,
         workdir,
         {
-            "POSTGRES_ENDPOINT": f"{database.hostname}:{database.port}",
-            "POSTGRES_DB": database.path.lstrip("/"),
-            "REDIS_ENDPOINT": f"{cache.hostname}:{cache.port}",
-            "HOST_METRICS_ROOT_PATH": "/",
+            **infra_receivers_on(database_url, redis_url),
             "GATEWAY_HOSTNAME": gateway_host,
             "GATEWAY_OTLP_PORT": gateway_port,
             "LOKI_OTLP_ENDPOINT": sink.http,

@@ -48,7 +48,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from suppliers.devtools.collectors import Collector, Tier
+from suppliers.devtools.collectors import Collector, Tier, infra_receivers_on
 from suppliers.embedded.postgres import bin_dir, free_port
 from tests.collector_process import COLLECTOR_CONFIG, GATEWAY_CONFIG
 from tests.otlp_receiver import (
@@ -254,8 +254,6 @@ async def stack(
     require_tool("prometheus")
     workdir = tmp_path_factory.mktemp("stack")
     await create_monitor_role(database_url)
-    database = urllib.parse.urlsplit(database_url)
-    cache = urllib.parse.urlsplit(redis_url)
     prometheus_port = free_port()
     with OtlpReceiver(with_grpc=True, refuse_marked=True) as backends:
         prometheus_otlp = f"http://127.0.0.1:{prometheus_port}/api/v1/otlp"
@@ -267,10 +265,7 @@ async def stack(
             gateway_config=GATEWAY_CONFIG,
             agent_env={
                 **compose_environment("otel-collector"),
-                "POSTGRES_ENDPOINT": f"{database.hostname}:{database.port}",
-                "POSTGRES_DB": database.path.lstrip("/"),
-                "REDIS_ENDPOINT": f"{cache.hostname}:{cache.port}",
-                "HOST_METRICS_ROOT_PATH": "/",
+                **infra_receivers_on(database_url, redis_url),
                 "COLLECTOR_METRICS_INTERVAL": "2s",
                 "LOKI_OTLP_ENDPOINT": f"{backends.endpoint}/otlp",
                 "PROMETHEUS_OTLP_ENDPOINT": prometheus_otlp,

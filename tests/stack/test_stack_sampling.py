@@ -18,7 +18,6 @@ import json
 import math
 import os
 import time
-import urllib.parse
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
@@ -30,7 +29,7 @@ import asyncpg
 import httpx
 import pytest
 
-from suppliers.devtools.collectors import Collector, Tier, metric_sum, private_hosts_work
+from suppliers.devtools.collectors import Collector, Tier, infra_receivers_on, metric_sum, private_hosts_work
 from suppliers.devtools.usage import cpu_seconds, peak_rss_mb
 from suppliers.devtools.withdrawals import transaction_body
 from tests.collector_process import COLLECTOR_CONFIG, GATEWAY_CONFIG
@@ -203,8 +202,6 @@ async def run(
             pytest.fail(why)  # CI runs as root: the run must happen there
         pytest.skip(why)
     workdir = tmp_path_factory.mktemp("sampling")
-    database = urllib.parse.urlsplit(database_url)
-    cache = urllib.parse.urlsplit(redis_url)
     with (
         OtlpReceiver() as metrics,
         OtlpReceiver(with_grpc=True) as tempo_a,
@@ -218,10 +215,7 @@ async def run(
             gateway_config=GATEWAY_CONFIG,
             agent_env={
                 **compose_environment("otel-collector"),
-                "POSTGRES_ENDPOINT": f"{database.hostname}:{database.port}",
-                "POSTGRES_DB": database.path.lstrip("/"),
-                "REDIS_ENDPOINT": f"{cache.hostname}:{cache.port}",
-                "HOST_METRICS_ROOT_PATH": "/",
+                **infra_receivers_on(database_url, redis_url),
                 "PROMETHEUS_OTLP_ENDPOINT": metrics.endpoint,
                 "LOKI_OTLP_ENDPOINT": metrics.endpoint,
             },

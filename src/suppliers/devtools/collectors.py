@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -78,6 +79,18 @@ class Collector(ServerProcess):
         """The collector's own telemetry, as Prometheus scrapes it from :8888 in the stack."""
         with urllib.request.urlopen(self.telemetry_url, timeout=5) as response:  # noqa: S310 - loopback
             return str(response.read().decode())
+
+
+def infra_receivers_on(database_url: str, redis_url: str) -> dict[str, str]:
+    """The agent's environment that points its PostgreSQL, Redis and host receivers at these servers
+    (the host's own /proc, not a container's /hostfs)."""
+    database, cache = urllib.parse.urlsplit(database_url), urllib.parse.urlsplit(redis_url)
+    return {
+        "POSTGRES_ENDPOINT": f"{database.hostname}:{database.port}",
+        "POSTGRES_DB": database.path.lstrip("/"),
+        "REDIS_ENDPOINT": f"{cache.hostname}:{cache.port}",
+        "HOST_METRICS_ROOT_PATH": "/",
+    }
 
 
 def private_hosts_work() -> bool:

@@ -4,13 +4,16 @@ so it must be able to say no."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import uuid
 from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from suppliers.devtools.collectors import GatewayDns, metric_sum
+from suppliers.devtools.processes import ServerDidNotStart, start_and_wait
 from suppliers.devtools.withdrawals import CarefulWithdrawals, Ledger, audit, withdrawal_target
 from tests.conftest import login
 
@@ -73,3 +76,12 @@ def test_metric_sum_adds_the_samples_whose_labels_match() -> None:
     assert metric_sum(text, "otelcol_exporter_sent_spans_total", exporter="loadbalancing") == 12
     assert metric_sum(text, "otelcol_exporter_sent_spans_total") == 112
     assert metric_sum(text, "absent") == 0
+
+
+def test_a_server_that_exits_at_start_is_said_in_one_line_with_its_last_words(tmp_path: Path) -> None:
+    log_path = tmp_path / "server.log"
+    command = [sys.executable, "-c", "import sys; print('starting', flush=True); sys.exit('bad: no port')"]
+    with pytest.raises(ServerDidNotStart) as failed:
+        start_and_wait(command, log_path=log_path, ready_url="http://127.0.0.1:9/", what="the server")
+    assert failed.value.summary == f"the server exited at start: bad: no port (log: {log_path})"
+    assert "starting" in str(failed.value)  # the whole tail, for a test's failure report

@@ -15,8 +15,12 @@ class ServerDidNotStart(RuntimeError):
     """The program exited at start or never answered; the message names it and ends with its log."""
 
     def __init__(self, what: str, why: str, log_path: Path) -> None:
-        super().__init__(f"{what} {why}:\n{_tail(log_path)}")
-        self.summary = f"{what} {why}; see {log_path}"
+        tail = _tail(log_path)
+        super().__init__(f"{what} {why}:\n{tail}")
+        # One line for a console: the log's last line is usually the error, and the log itself
+        # may live in a temporary directory that is gone by the time anyone reads the message.
+        last = next((line for line in reversed(tail.splitlines()) if line.strip()), "its log is empty")
+        self.summary = f"{what} {why}: {last.strip()} (log: {log_path})"
 
 
 def answers(url: str) -> bool:

@@ -1,31 +1,47 @@
-"""The stack's collectors for the tests: the shipped configuration files and the binary `make tools`
-built (suppliers.devtools.collectors runs them; the benchmarks use the same)."""
+"""The stack's collectors for the tests: the shipped configuration files, compose's environment for
+each role, and the binary `make tools` built (suppliers.devtools.collectors runs them; the
+benchmarks use the same)."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from suppliers.devtools import collectors
-from suppliers.devtools.collectors import Collector
-from tests.toolchain import REPO_ROOT, require_tool
+from suppliers.devtools.collectors import Tier, infra_receivers_on
+from tests.stack.layout import COLLECTOR_CONFIG, GATEWAY_CONFIG, compose_environment
+from tests.toolchain import require_tool
 
-COLLECTOR_CONFIG = REPO_ROOT / "otel-collector.yaml"
-GATEWAY_CONFIG = REPO_ROOT / "otel-gateway.yaml"
 CONFIGS = (COLLECTOR_CONFIG, GATEWAY_CONFIG)
 
 
-def collector(
+def tier_as_in_compose(
     workdir: Path,
-    env: Mapping[str, str],
     *,
-    config: Path = COLLECTOR_CONFIG,
-    name: str = "otelcol",
-    host: str = "127.0.0.1",
-    wrapper: Sequence[str] = (),
-) -> Collector:
-    return Collector(require_tool("otelcol"), config, workdir, env, name=name, host=host, wrapper=wrapper)
+    database_url: str,
+    redis_url: str,
+    agent_env: Mapping[str, str],
+    gateways: Mapping[str, Mapping[str, str]],
+    through_dns: bool = True,
+    agent_name: str = "agent",
+) -> Tier:
+    """The agent and named gateways with compose's environment for their roles, the agent's infra
+    receivers on the tests' PostgreSQL and Redis; ``agent_env`` and each gateway's own override it."""
+    return Tier(
+        require_tool("otelcol"),
+        workdir,
+        agent_config=COLLECTOR_CONFIG,
+        gateway_config=GATEWAY_CONFIG,
+        agent_env={
+            **compose_environment("otel-collector"),
+            **infra_receivers_on(database_url, redis_url),
+            **agent_env,
+        },
+        gateways={name: {**compose_environment("otel-gateway"), **env} for name, env in gateways.items()},
+        through_dns=through_dns,
+        agent_name=agent_name,
+    )
 
 
 def validate(

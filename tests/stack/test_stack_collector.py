@@ -15,9 +15,18 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.collector_process import COLLECTOR_CONFIG, CONFIGS, GATEWAY_CONFIG, components, validate
+from tests.collector_process import CONFIGS, components, validate
 
-from .layout import COMPOSE_FILE, PROMETHEUS_CONFIG, REPO_ROOT, compose_services, load_mapping, load_yaml
+from .layout import (
+    COLLECTOR_CONFIG,
+    COMPOSE_FILE,
+    GATEWAY_CONFIG,
+    PROMETHEUS_CONFIG,
+    REPO_ROOT,
+    compose_services,
+    load_mapping,
+    load_yaml,
+)
 
 MANIFEST = REPO_ROOT / "tools" / "otelcol" / "manifest.yaml"
 KINDS = ("receivers", "processors", "exporters", "connectors", "extensions")

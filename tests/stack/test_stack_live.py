@@ -48,9 +48,9 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import (
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from suppliers.devtools.collectors import Collector, Tier, infra_receivers_on
+from suppliers.devtools.collectors import Collector
 from suppliers.embedded.postgres import bin_dir, free_port
-from tests.collector_process import COLLECTOR_CONFIG, GATEWAY_CONFIG
+from tests.collector_process import tier_as_in_compose
 from tests.otlp_receiver import (
     REFUSE_MARK,
     OtlpReceiver,
@@ -64,7 +64,9 @@ from tests.servers import ApiProcess
 from tests.toolchain import require_program, require_tool
 
 from .layout import (
+    COLLECTOR_CONFIG,
     COMPOSE_DIR,
+    GATEWAY_CONFIG,
     PROMETHEUS_CONFIG,
     RULES_DIR,
     compose_environment,
@@ -258,21 +260,17 @@ async def stack(
     with OtlpReceiver(with_grpc=True, refuse_marked=True) as backends:
         prometheus_otlp = f"http://127.0.0.1:{prometheus_port}/api/v1/otlp"
         # The agent is given its one gateway's address (the sampling test finds two through DNS).
-        tier = Tier(
-            require_tool("otelcol"),
+        tier = tier_as_in_compose(
             workdir,
-            agent_config=COLLECTOR_CONFIG,
-            gateway_config=GATEWAY_CONFIG,
+            database_url=database_url,
+            redis_url=redis_url,
             agent_env={
-                **compose_environment("otel-collector"),
-                **infra_receivers_on(database_url, redis_url),
                 "COLLECTOR_METRICS_INTERVAL": "2s",
                 "LOKI_OTLP_ENDPOINT": f"{backends.endpoint}/otlp",
                 "PROMETHEUS_OTLP_ENDPOINT": prometheus_otlp,
             },
             gateways={
                 "otel-gateway": {
-                    **compose_environment("otel-gateway"),
                     "COLLECTOR_METRICS_INTERVAL": "2s",
                     "SAMPLING_REST_PERCENT": "50",
                     "SAMPLING_DECISION_WAIT": "2s",

@@ -29,15 +29,15 @@ import asyncpg
 import httpx
 import pytest
 
-from suppliers.devtools.collectors import Collector, Tier, infra_receivers_on, metric_sum, private_hosts_work
+from suppliers.devtools.collectors import Collector, metric_sum, private_hosts_work
 from suppliers.devtools.usage import cpu_seconds, peak_rss_mb
 from suppliers.devtools.withdrawals import transaction_body
-from tests.collector_process import COLLECTOR_CONFIG, GATEWAY_CONFIG
+from tests.collector_process import tier_as_in_compose
 from tests.otlp_receiver import OtlpReceiver, attributes
 from tests.servers import ApiProcess
 from tests.toolchain import require_tool
 
-from .layout import compose_environment, load_mapping, with_defaults
+from .layout import GATEWAY_CONFIG, compose_environment, load_mapping, with_defaults
 
 SERVER_KIND = 2  # Span.SpanKind.SPAN_KIND_SERVER
 # Compose's sampling defaults: the test runs them as shipped.
@@ -208,20 +208,13 @@ async def run(
         OtlpReceiver(with_grpc=True) as tempo_b,
     ):
         receivers = {"a": tempo_a, "b": tempo_b}
-        tier = Tier(
-            require_tool("otelcol"),
+        tier = tier_as_in_compose(
             workdir,
-            agent_config=COLLECTOR_CONFIG,
-            gateway_config=GATEWAY_CONFIG,
-            agent_env={
-                **compose_environment("otel-collector"),
-                **infra_receivers_on(database_url, redis_url),
-                "PROMETHEUS_OTLP_ENDPOINT": metrics.endpoint,
-                "LOKI_OTLP_ENDPOINT": metrics.endpoint,
-            },
+            database_url=database_url,
+            redis_url=redis_url,
+            agent_env={"PROMETHEUS_OTLP_ENDPOINT": metrics.endpoint, "LOKI_OTLP_ENDPOINT": metrics.endpoint},
             gateways={
                 f"gateway-{name}": {
-                    **compose_environment("otel-gateway"),
                     "COLLECTOR_METRICS_INTERVAL": "1s",
                     "TEMPO_OTLP_ENDPOINT": receiver.grpc_endpoint,
                     "PROMETHEUS_OTLP_ENDPOINT": metrics.endpoint,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -39,6 +38,7 @@ from .environment import (
     prepare_data,
     prepare_pgbench,
     report_dir,
+    run_bench,
     start_servers,
     start_sink,
 )
@@ -316,4 +316,4 @@ def measure_memory(api: ApiServer, env: dict[str, str], workdir: Path, seconds: 
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_bench(main)

@@ -14,10 +14,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from suppliers.devtools.collectors import Collector, Tier, infra_receivers_on, private_hosts_work
-from suppliers.devtools.processes import ServerDidNotStart
 from suppliers.embedded.postgres import free_port
 
-from .environment import HERE, REPO_ROOT, Sink, one_line
+from .environment import HERE, REPO_ROOT, Sink
 
 BINARY = REPO_ROOT / ".tools" / "bin" / "otelcol"
 AGENT_CONFIG = REPO_ROOT / "otel-collector.yaml"
@@ -70,10 +69,7 @@ def start_tier(
         through_dns=through_dns,
     )
     stack.callback(tier.stop)
-    try:
-        return tier.start()
-    except ServerDidNotStart as failure:
-        raise one_line(failure) from None
+    return tier.start()
 
 
 def start_agent(
@@ -96,10 +92,7 @@ def start_agent(
         name="otelcol",
     )
     stack.callback(agent.stop)
-    try:
-        return agent.start()
-    except ServerDidNotStart as failure:
-        raise one_line(failure) from None
+    return agent.start()
 
 
 class SlowGateway:

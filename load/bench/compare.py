@@ -23,7 +23,7 @@ from suppliers.devtools import usage
 
 from .__main__ import wrk_env
 from .collectors import require_binary, start_agent
-from .environment import ApiServer, fixture_for, prepare_data, start_servers, start_sink
+from .environment import ApiServer, fixture_for, prepare_data, run_bench, start_servers, start_sink
 from .loadgen import wrk
 
 
@@ -86,4 +86,4 @@ def main(arguments: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_bench(lambda: main(sys.argv[1:]))

@@ -7,10 +7,11 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import NoReturn
 
 import asyncpg
 import httpx
@@ -92,9 +93,14 @@ async def _raise_stock(database_url: str) -> None:
 SERVE = [sys.executable, "-m", "suppliers", "serve", "--no-seed"]
 
 
-def one_line(failure: ServerDidNotStart) -> SystemExit:
-    """A server that did not start, said in one line on the benchmark's console (its log named)."""
-    return SystemExit(f"bench: {failure.summary}")
+def run_bench(main: Callable[[], int | None]) -> NoReturn:
+    """A benchmark's entry point: its exit status, or a server that did not start said in one line
+    on the console (the log's last line and its path) instead of a traceback."""
+    try:
+        status = main()
+    except ServerDidNotStart as failure:
+        sys.exit(f"bench: {failure.summary}")
+    sys.exit(status)
 
 
 class ApiServer(ServerProcess):
@@ -125,12 +131,6 @@ class ApiServer(ServerProcess):
 
     def environment(self) -> dict[str, str]:
         return self._env
-
-    def start(self) -> Self:
-        try:
-            return super().start()
-        except ServerDidNotStart as failure:
-            raise one_line(failure) from None
 
     def rss_mb(self) -> float:
         return usage.rss_mb(self.pid)

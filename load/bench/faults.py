@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,7 +33,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from suppliers.devtools.withdrawals import Audit, CarefulWithdrawals, Ledger, audit, withdrawal_target
 from suppliers.embedded.postgres import EmbeddedPostgres
 
-from .environment import STOCK, ApiServer, prepare_small_data, report_dir, start_servers, start_sink
+from .environment import (
+    STOCK,
+    ApiServer,
+    prepare_small_data,
+    report_dir,
+    run_bench,
+    start_servers,
+    start_sink,
+)
 from .loadgen import wrk_result
 
 CLIENTS = 16
@@ -223,4 +230,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_bench(main)

@@ -21,7 +21,6 @@ up on (otelcol_exporter_send_failed_spans_total), refused, and what each gateway
 from __future__ import annotations
 
 import asyncio
-import sys
 import tempfile
 import time
 import uuid
@@ -39,7 +38,15 @@ from suppliers.devtools.collectors import Tier, metric_sum
 from suppliers.devtools.withdrawals import transaction_body, withdrawal_target
 
 from .collectors import SlowGateway, require_binary, start_tier
-from .environment import STOCK, ApiServer, prepare_small_data, report_dir, start_servers, start_sink
+from .environment import (
+    STOCK,
+    ApiServer,
+    prepare_small_data,
+    report_dir,
+    run_bench,
+    start_servers,
+    start_sink,
+)
 from .faults import percentile
 
 CLIENTS = 8
@@ -279,4 +286,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_bench(main)

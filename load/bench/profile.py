@@ -23,7 +23,7 @@ from pathlib import Path
 
 from suppliers.devtools.usage import cpu_seconds
 
-from .environment import ApiServer, fixture_for, prepare_data, start_servers, start_sink
+from .environment import ApiServer, fixture_for, prepare_data, run_bench, start_servers, start_sink
 from .loadgen import require, wrk
 
 # Every worker, 200 samples a second, without pausing the processes; full paths to tell packages apart.
@@ -133,4 +133,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_bench(lambda: main(sys.argv[1:]))

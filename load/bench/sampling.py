@@ -40,7 +40,7 @@ from suppliers.devtools import usage
 from suppliers.devtools.collectors import Tier, metric_sum, private_hosts_work
 
 from .collectors import require_binary, start_tier
-from .environment import report_dir, start_sink
+from .environment import report_dir, run_bench, start_sink
 
 SPANS_PER_TRACE = 3
 RATES = (1_000, 3_000)  # spans per second
@@ -291,4 +291,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_bench(main)

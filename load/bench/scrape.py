@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import tempfile
 import time
 from contextlib import ExitStack
@@ -22,7 +21,7 @@ import httpx
 
 from suppliers.devtools import usage
 
-from .environment import USER, ApiServer, prepare_data, start_servers, start_sink
+from .environment import USER, ApiServer, prepare_data, run_bench, start_servers, start_sink
 
 SCRAPES = int(os.environ.get("BENCH_SCRAPES", "50"))
 WARM_REQUESTS = 200
@@ -72,4 +71,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_bench(main)

@@ -78,7 +78,8 @@ class Collector(ServerProcess):
     def own_metrics(self) -> str:
         """The collector's own telemetry, as Prometheus scrapes it from :8888 in the stack."""
         with urllib.request.urlopen(self.telemetry_url, timeout=5) as response:  # noqa: S310 - loopback
-            return response.read().decode()
+            body: bytes = response.read()  # urlopen's response is typed loosely
+        return body.decode()
 
 
 def infra_receivers_on(database_url: str, redis_url: str) -> dict[str, str]:
